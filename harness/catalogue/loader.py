@@ -1,0 +1,300 @@
+"""Find, include and validate task, group and grid YAML files; the catalogue is their registry."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from harness.catalogue.schema import GridSpec, GroupSpec, TaskSpec
+from harness.catalogue.yaml_lines import line_of, load_with_lines
+from harness.errors import HarnessError, ValidationErrors, did_you_mean
+from harness.kinds.registry import KINDS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_tasks_dir() -> Path:
+    env = os.environ.get("HARNESS_TASKS_DIR")
+    if env:
+        return Path(env)
+    if Path("tasks").is_dir():
+        return Path("tasks")
+    return REPO_ROOT / "tasks"
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("HARNESS_DATA_DIR")
+    return Path(env) if env else REPO_ROOT / "data"
+
+
+@dataclass
+class Loaded:
+    """A validated YAML document and where it came from."""
+
+    spec: TaskSpec | GroupSpec | GridSpec
+    path: Path
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict, Path]:
+    data, lines = load_with_lines(path)
+    if not isinstance(data, dict):
+        raise HarnessError("expected a mapping at the top level", file=path, line=1)
+    include = data.pop("include", None)
+    if include is None:
+        return data, lines, path
+    includes = [include] if isinstance(include, str) else include
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise HarnessError(
+            "must be a file name or a list of file names",
+            file=path,
+            line=lines.get(("include",)),
+            field="include",
+        )
+    merged: dict[str, Any] = {}
+    for name in includes:
+        target = (path.parent / name).resolve()
+        if target in seen:
+            raise HarnessError(
+                f"include cycle through {name}", file=path, line=lines.get(("include",)), field="include"
+            )
+        if not target.is_file():
+            raise HarnessError(
+                f"included file {name!r} not found", file=path, line=lines.get(("include",)), field="include"
+            )
+        base, _, _ = _read_with_includes(target, (*seen, target))
+        merged = _merge(merged, base)
+    return _merge(merged, data), lines, path
+
+
+def _errors_from(exc: ValidationError, model: type[BaseModel], path: Path, lines: dict) -> list[HarnessError]:
+    errors = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(model, loc[:-1])
+            allowed = sorted(owner.model_fields) if owner else []
+            message = f"unknown key{did_you_mean(str(loc[-1]), allowed)}"
+            errors.append(
+                HarnessError(message, file=path, line=line_of(lines, loc), field=dotted, allowed=allowed)
+            )
+            continue
+        if err["type"] == "literal_error":
+            message = f"{message} (got {err.get('input')!r})"
+        errors.append(HarnessError(message, file=path, line=line_of(lines, loc), field=dotted))
+    return errors
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the field at ``loc`` (for the list of allowed keys)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return None
+        current = _unwrap(info.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        inner = _unwrap(arg)
+        if inner is not None and isinstance(inner, type):
+            return inner
+    return annotation
+
+
+def load_document(path: Path) -> Loaded:
+    """Load one YAML file: a task (has ``kind``), a group (has ``group``) or a grid (has ``targets``)."""
+    data, lines, path = _read_with_includes(path)
+    if "group" in data:
+        model: type[BaseModel] = GroupSpec
+    elif "targets" in data or "models" in data:
+        model = GridSpec
+    else:
+        model = TaskSpec
+    try:
+        spec = model.model_validate(data)
+    except ValidationError as exc:
+        errors = _errors_from(exc, model, path, lines)
+        raise ValidationErrors(errors) from None
+    if isinstance(spec, TaskSpec) and spec.kind not in KINDS:
+        raise HarnessError(
+            f"unknown task kind {spec.kind!r}{did_you_mean(spec.kind, KINDS)}",
+            file=path,
+            line=lines.get(("kind",)),
+            field="kind",
+            allowed=sorted(KINDS),
+        )
+    if isinstance(spec, TaskSpec):
+        _check_kind_fields(spec, path, lines)
+    return Loaded(spec, path)
+
+
+def _check_kind_fields(task: TaskSpec, path: Path, lines: dict) -> None:
+    info = KINDS[task.kind]
+    if info.needs_labels and not task.labels:
+        raise HarnessError(
+            f"kind {task.kind!r} needs a label list", file=path, line=lines.get(()), field="labels"
+        )
+    if not info.trains and task.train is not None:
+        raise HarnessError(
+            f"kind {task.kind!r} is not fine-tuned; remove 'train'",
+            file=path,
+            line=lines.get(("train",)),
+            field="train",
+        )
+    if task.role == "target" and info.trains and task.train is None:
+        raise HarnessError(
+            "a target of a trained kind needs 'train' (its English training split)",
+            file=path,
+            line=lines.get(()),
+            field="train",
+        )
+
+
+def _is_fragment(path: Path) -> bool:
+    """Files named ``_*.yaml`` are include-only fragments, never loaded on their own."""
+    return path.name.startswith("_")
+
+
+@dataclass
+class Catalogue:
+    """Every task, group and grid under a tasks folder, by name."""
+
+    root: Path
+    tasks: dict[str, Loaded] = field(default_factory=dict)
+    groups: dict[str, Loaded] = field(default_factory=dict)
+    grids: dict[str, Loaded] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> Catalogue:
+        root = root or default_tasks_dir()
+        if not root.is_dir():
+            raise HarnessError("tasks folder not found", file=root)
+        cat = cls(root)
+        errors: list[HarnessError] = []
+        for path in sorted(root.rglob("*.yaml")):
+            if _is_fragment(path):
+                continue
+            try:
+                cat.add(load_document(path))
+            except ValidationErrors as exc:
+                errors.extend(exc.errors)
+            except HarnessError as exc:
+                errors.append(exc)
+        errors.extend(cat.cross_check())
+        if errors:
+            raise errors[0] if len(errors) == 1 else ValidationErrors(errors)
+        return cat
+
+    def add(self, loaded: Loaded) -> None:
+        spec = loaded.spec
+        table, name = (
+            (self.tasks, spec.name)
+            if isinstance(spec, TaskSpec)
+            else (self.groups, spec.group)
+            if isinstance(spec, GroupSpec)
+            else (self.grids, spec.name)
+        )
+        if name in table:
+            raise HarnessError(
+                f"name {name!r} is already defined in {table[name].path}", file=loaded.path, field="name"
+            )
+        table[name] = loaded
+
+    def cross_check(self) -> list[HarnessError]:
+        errors = []
+        for loaded in self.groups.values():
+            for name in loaded.spec.tasks:
+                if name not in self.tasks and name not in self.groups:
+                    errors.append(
+                        HarnessError(
+                            f"group names unknown task {name!r}{did_you_mean(name, self.tasks)}",
+                            file=loaded.path,
+                            field="tasks",
+                        )
+                    )
+        return errors
+
+    def task(self, name: str) -> TaskSpec:
+        try:
+            return self.tasks[name].spec  # type: ignore[return-value]
+        except KeyError:
+            raise HarnessError(
+                f"unknown task {name!r}{did_you_mean(name, self.tasks)}", allowed=sorted(self.tasks)
+            ) from None
+
+    def task_path(self, name: str) -> Path:
+        return self.tasks[name].path
+
+    def grid(self, name_or_path: str) -> tuple[GridSpec, Path]:
+        """A grid by file path or by name."""
+        path = Path(name_or_path)
+        if path.suffix in {".yaml", ".yml"} or path.exists():
+            if not path.is_file():
+                raise HarnessError("grid file not found", file=path)
+            loaded = load_document(path)
+            if not isinstance(loaded.spec, GridSpec):
+                raise HarnessError(
+                    "not a grid (a grid has 'models', 'intermediate' and 'targets')", file=path
+                )
+            grid = loaded.spec
+        elif name_or_path in self.grids:
+            loaded = self.grids[name_or_path]
+            grid, path = loaded.spec, loaded.path  # type: ignore[assignment]
+        else:
+            raise HarnessError(f"unknown grid {name_or_path!r}", allowed=sorted(self.grids))
+        self.check_grid(grid, path)
+        return grid, path  # type: ignore[return-value]
+
+    def check_grid(self, grid: GridSpec, path: Path) -> None:
+        _, lines = load_with_lines(path)
+        for i, name in enumerate(grid.targets):
+            if name not in self.tasks:
+                raise HarnessError(
+                    f"unknown task {name!r}{did_you_mean(name, self.tasks)}",
+                    file=path,
+                    line=line_of(lines, ("targets", i)),
+                    field=f"targets.{i}",
+                )
+        for i, cond in enumerate(grid.intermediate):
+            if cond.task is None:
+                continue
+            if cond.task not in self.tasks:
+                raise HarnessError(
+                    f"unknown task {cond.task!r}{did_you_mean(cond.task, self.tasks)}",
+                    file=path,
+                    line=line_of(lines, ("intermediate", i, "task")),
+                    field=f"intermediate.{i}.task",
+                )
+            task = self.task(cond.task)
+            if cond.source_lang not in task.languages:
+                raise HarnessError(
+                    f"task {task.name!r} has no source language {cond.source_lang!r}",
+                    file=path,
+                    line=line_of(lines, ("intermediate", i, "source_lang")),
+                    field=f"intermediate.{i}.source_lang",
+                    allowed=task.languages,
+                )

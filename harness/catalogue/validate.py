@@ -1,0 +1,55 @@
+"""``harness tasks validate``: every problem in every file, as ``FILE:LINE: field: message``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.catalogue.loader import Catalogue, _is_fragment, default_tasks_dir, load_document
+from harness.catalogue.schema import GridSpec
+from harness.errors import HarnessError, ValidationErrors
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(p for p in sorted(path.rglob("*.yaml")) if not _is_fragment(p))
+        else:
+            files.append(path)
+    return files
+
+
+def validate_paths(paths: list[Path], tasks_dir: Path | None = None) -> tuple[list[HarnessError], int]:
+    """Validate files (default: the whole tasks folder). Grids are also checked against the catalogue."""
+    root = tasks_dir or default_tasks_dir()
+    files = _files(paths or [root])
+    errors: list[HarnessError] = []
+    loaded = []
+    for path in files:
+        if not path.exists():
+            errors.append(HarnessError("file not found", file=path))
+            continue
+        try:
+            loaded.append(load_document(path))
+        except ValidationErrors as exc:
+            errors.extend(exc.errors)
+        except HarnessError as exc:
+            errors.append(exc)
+    grids = [item for item in loaded if isinstance(item.spec, GridSpec)]
+    if grids or not paths:
+        try:
+            catalogue = Catalogue.load(root)
+        except ValidationErrors as exc:
+            catalogue = None
+            errors.extend(e for e in exc.errors if e.render() not in {x.render() for x in errors})
+        except HarnessError as exc:
+            catalogue = None
+            if exc.render() not in {x.render() for x in errors}:
+                errors.append(exc)
+        if catalogue is not None:
+            for item in grids:
+                try:
+                    catalogue.check_grid(item.spec, item.path)
+                except HarnessError as exc:
+                    errors.append(exc)
+    return errors, len(files)

@@ -1,0 +1,290 @@
+"""``harness``: thin commands over the library; known errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.errors import HarnessError, ValidationErrors
+
+console = Console(stderr=False)
+
+
+def _error_line(text: str) -> None:
+    """Errors go out unwrapped, one per line, so FILE:LINE stays greppable."""
+    sys.stderr.write(text.rstrip("\n") + "\n")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's usage dump is noise here)
+        _error_line(f"harness: error: {message} (see 'harness --help')")
+        raise SystemExit(2)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tasks-dir", type=Path, default=None, help="tasks folder (default: ./tasks)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="harness", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run or resume a grid")
+    run.add_argument("grid", help="grid YAML path or grid name")
+    run.add_argument("--only", help="run only cells whose label contains this glob pattern")
+    run.add_argument("--force", action="store_true", help="re-run selected cells even if done")
+    run.add_argument("--results", type=Path, default=Path("results"))
+    run.add_argument("--executor", default="local")
+    run.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
+    _common(run)
+
+    plan = sub.add_parser("plan", help="show a grid's cells and what would run, without running")
+    plan.add_argument("grid")
+    plan.add_argument("--results", type=Path, default=Path("results"))
+    plan.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
+    plan.add_argument("--json", action="store_true")
+    _common(plan)
+
+    tasks = sub.add_parser("tasks", help="list or validate task YAMLs")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, parser_class=_Parser)
+    listing = tasks_sub.add_parser("list")
+    listing.add_argument("--json", action="store_true")
+    _common(listing)
+    validate = tasks_sub.add_parser("validate")
+    validate.add_argument("paths", nargs="*", type=Path)
+    _common(validate)
+
+    summary = sub.add_parser("summary", help="rich tables of the results store")
+    summary.add_argument("--results", type=Path, default=Path("results"))
+
+    report = sub.add_parser("report", help="render the static leaderboard")
+    report.add_argument("--results", type=Path, default=Path("results"))
+    report.add_argument("--out", type=Path, default=Path("leaderboards/site"))
+
+    lock = sub.add_parser("lock", help="checkpoints.lock")
+    lock_sub = lock.add_subparsers(dest="lock_command", required=True, parser_class=_Parser)
+    verify = lock_sub.add_parser("verify", help="re-hash every pinned checkpoint; exit 1 on a mismatch")
+    verify.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
+    verify.add_argument("--results", type=Path, default=Path("results"))
+    add = lock_sub.add_parser("add", help="pin a checkpoint")
+    add.add_argument("name")
+    add.add_argument("source", help="embedded:NAME, hub:ORG/NAME[@REV] or a folder")
+    add.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
+    add.add_argument("--allow-pickle", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _quiet_libraries(args.debug)
+    handler = _HANDLERS[(args.command, getattr(args, f"{args.command}_command", None))]
+    try:
+        return handler(args) or 0
+    except ValidationErrors as exc:
+        for error in exc.errors:
+            _error_line(error.render())
+        return exc.exit_code
+    except HarnessError as exc:
+        if args.debug:
+            raise
+        _error_line(exc.render())
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _error_line("interrupted; run the same command again to resume")
+        return 130
+
+
+def _quiet_libraries(debug: bool) -> None:
+    """transformers and datasets print load reports and warnings; ours say what matters."""
+    if debug:
+        return
+    try:
+        import datasets
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        datasets.utils.logging.set_verbosity_error()
+        datasets.disable_progress_bars()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _catalogue(args: argparse.Namespace):
+    from harness.catalogue.loader import Catalogue
+
+    return Catalogue.load(args.tasks_dir)
+
+
+def cmd_tasks_list(args: argparse.Namespace) -> int:
+    from harness.catalogue.describe import describe_tasks
+
+    described = describe_tasks(_catalogue(args))
+    if args.json:
+        print(json.dumps(described, indent=2, ensure_ascii=False))
+        return 0
+    from rich.table import Table
+
+    table = Table(title="tasks")
+    for column in ("name", "kind", "v", "role", "languages", "splits"):
+        table.add_column(column)
+    for task in described:
+        splits = ", ".join(
+            f"{s['name']}({s['domain']}{'' if s['in_domain'] else ', shifted'})" for s in task["splits"]
+        )
+        table.add_row(
+            task["name"],
+            task["kind"],
+            str(task["version"]),
+            task["role"],
+            str(len(task["languages"])),
+            splits,
+            task["source"],
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_tasks_validate(args: argparse.Namespace) -> int:
+    from harness.catalogue.validate import validate_paths
+
+    errors, checked = validate_paths(args.paths, args.tasks_dir)
+    for error in errors:
+        _error_line(error.render())
+    if errors:
+        return 2
+    console.print(f"{checked} files valid")
+    return 0
+
+
+def _plan(args: argparse.Namespace):
+    from harness.models.lockfile import Lock
+    from harness.runner.plan import expand
+
+    catalogue = _catalogue(args)
+    grid, path = catalogue.grid(args.grid)
+    return catalogue, expand(grid, path, catalogue, Lock.load(args.lock))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from harness.results.store import ResultsStore
+    from harness.runner.execute import GridRunner
+    from harness.runner.show import plan_json, print_plan
+
+    catalogue, plan = _plan(args)
+    from harness.models.lockfile import Lock
+
+    runner = GridRunner(plan, catalogue, ResultsStore(args.results), Lock.load(args.lock))
+    if args.json:
+        print(json.dumps(plan_json(plan, runner), indent=2))
+    else:
+        print_plan(plan, runner, console)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from harness.models.lockfile import Lock
+    from harness.results.store import ResultsStore
+    from harness.runner.execute import GridRunner
+    from harness.runner.executor import make_executor
+
+    executor = make_executor(args.executor)
+    catalogue, plan = _plan(args)
+    store = ResultsStore(args.results)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        runner = GridRunner(
+            plan,
+            catalogue,
+            store,
+            Lock.load(args.lock),
+            executor=executor,
+            force=args.force,
+            only=args.only,
+            progress=progress,
+        )
+        report = runner.run()
+    console.print(
+        f"grid {plan.grid.name!r}: {len(report.ran)} cells ran, {len(report.skipped)} already done, "
+        f"{report.wall_time_s:.1f} s; results in {store.root}"
+    )
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from harness.report.summary import print_summary
+    from harness.results.store import ResultsStore
+
+    print_summary(ResultsStore(args.results).records(), console)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.site import render_site
+    from harness.results.store import ResultsStore
+
+    store = ResultsStore(args.results)
+    written = render_site(store.records(), args.out, store.root)
+    console.print(f"wrote {len(written)} files to {args.out} (open {args.out / 'index.html'})")
+    return 0
+
+
+def cmd_lock_verify(args: argparse.Namespace) -> int:
+    from harness.models.verify import verify_locks
+
+    problems, checked = verify_locks(args.lock, args.results)
+    for line in problems:
+        _error_line(line)
+    if problems:
+        return 1
+    console.print(f"{checked} checkpoints match their pins")
+    return 0
+
+
+def cmd_lock_add(args: argparse.Namespace) -> int:
+    from harness.catalogue.schema import ModelSpec
+    from harness.models.lockfile import Lock
+    from harness.models.sources import resolve_model
+
+    resolved = resolve_model(ModelSpec(name=args.name, source=args.source, allow_pickle=args.allow_pickle))
+    lock = Lock.load(args.lock)
+    entry = lock.pin(
+        args.name, resolved.folder, args.source, revision=resolved.revision, note="harness lock add"
+    )
+    console.print(f"pinned {args.name}: {len(entry.files)} files in {args.lock}")
+    return 0
+
+
+_HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
+    ("run", None): cmd_run,
+    ("plan", None): cmd_plan,
+    ("tasks", "list"): cmd_tasks_list,
+    ("tasks", "validate"): cmd_tasks_validate,
+    ("summary", None): cmd_summary,
+    ("report", None): cmd_report,
+    ("lock", "verify"): cmd_lock_verify,
+    ("lock", "add"): cmd_lock_add,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

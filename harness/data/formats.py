@@ -1,0 +1,94 @@
+"""Readers for local formats that ``datasets`` has no builder for: SQuAD JSON, CoNLL-U, line-aligned text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+
+def read_squad_json(path: Path) -> list[dict[str, Any]]:
+    """SQuAD v1.1 layout (XQuAD, MLQA, TyDiQA-GoldP): one row per question."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+        raise HarnessError("not SQuAD JSON: expected a top-level 'data' list", file=path, field="data")
+    rows = []
+    for article in doc["data"]:
+        title = article.get("title", "")
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                answers = qa.get("answers", [])
+                rows.append(
+                    {
+                        "id": str(qa["id"]),
+                        "title": title,
+                        "context": context,
+                        "question": qa["question"],
+                        "answers": {
+                            "text": [a["text"] for a in answers],
+                            "answer_start": [int(a["answer_start"]) for a in answers],
+                        },
+                    }
+                )
+    return rows
+
+
+def read_conllu(path: Path) -> list[dict[str, Any]]:
+    """CoNLL-U: one row per sentence with its words, UPOS tags and comment metadata.
+
+    Multi-word token ranges (``1-2``) and empty nodes (``1.1``) are skipped, as XTREME's preprocessing does.
+    """
+    rows: list[dict[str, Any]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    meta: dict[str, str] = {}
+
+    def flush() -> None:
+        if tokens:
+            sent_id = meta.get("sent_id", f"{path.stem}-{len(rows)}")
+            rows.append({"id": sent_id, "tokens": list(tokens), "tags": list(tags), "meta": json.dumps(meta)})
+        tokens.clear()
+        tags.clear()
+        meta.clear()
+
+    with path.open(encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip("\n")
+            if not line.strip():
+                flush()
+            elif line.startswith("#"):
+                key, sep, value = line[1:].partition("=")
+                if sep:
+                    meta[key.strip()] = value.strip()
+            else:
+                cols = line.split("\t")
+                if len(cols) != 10:
+                    raise HarnessError(
+                        f"CoNLL-U line has {len(cols)} columns, expected 10", file=path, line=number
+                    )
+                if "-" in cols[0] or "." in cols[0]:
+                    continue
+                tokens.append(cols[1])
+                tags.append(cols[3])
+    flush()
+    return rows
+
+
+def read_parallel_text(source: Path, target: Path) -> list[dict[str, Any]]:
+    """Two line-aligned files (Tatoeba/BUCC layout): line i of ``source`` translates line i of ``target``."""
+    src = source.read_text(encoding="utf-8").splitlines()
+    tgt = target.read_text(encoding="utf-8").splitlines()
+    if len(src) != len(tgt):
+        raise HarnessError(
+            f"{len(src)} lines but {target} has {len(tgt)}; the two sides must align", file=source
+        )
+    return [
+        {"id": str(i), "source": s.strip(), "target": t.strip()}
+        for i, (s, t) in enumerate(zip(src, tgt, strict=True))
+    ]

@@ -1,0 +1,216 @@
+"""Rows of a task split in one language, through ``datasets``: local files offline, hub ids online.
+
+Every loader returns a ``RowSet``: a ``datasets.Dataset`` whose columns carry the kind's field names
+(the task's ``columns`` mapping applied), an ``id`` column, and a fingerprint of the exact data read.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+from harness.catalogue.loader import default_data_dir
+from harness.catalogue.schema import DatasetSpec, TaskSpec
+from harness.data import formats
+from harness.errors import HarnessError
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """Where a split's rows will come from, decided without reading them."""
+
+    origin: str  # "local" | "hub" | "builtin"
+    files: tuple[Path, ...] = ()
+    identity: str = ""
+
+
+@dataclass
+class RowSet:
+    task: str
+    split: str
+    language: str
+    rows: datasets.Dataset
+    fingerprint: str
+    origin: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _fill(template: str, dataset: DatasetSpec, split: str, language: str) -> str:
+    return template.format(
+        data_dir=str(default_data_dir()),
+        lang=language,
+        code=dataset.code_for(language),
+        split=dataset.split_names.get(split, split),
+    )
+
+
+def _sha256_files(paths: tuple[Path, ...]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def plan_source(dataset: DatasetSpec, split: str, language: str, base_dir: Path) -> SourcePlan:
+    """Choose local files if present, else the hub; raise a clear error when neither can serve."""
+    if dataset.format == "builtin":
+        from harness.data.builtin import BUILTIN_SOURCES
+
+        version = BUILTIN_SOURCES[dataset.builtin].provenance if dataset.builtin in BUILTIN_SOURCES else ""
+        ident = hashlib.sha256(f"{dataset.builtin}|{version}|{split}|{language}".encode()).hexdigest()
+        return SourcePlan("builtin", identity=ident)
+    if dataset.path is not None:
+        files = [Path(_fill(dataset.path, dataset, split, language))]
+        if dataset.target_path:
+            files.append(Path(_fill(dataset.target_path, dataset, split, language)))
+        files = [f if f.is_absolute() else (base_dir / f) for f in files]
+        missing = [f for f in files if not f.is_file()]
+        if not missing:
+            options = json.dumps(dataset.model_dump(exclude={"hub", "license", "citation"}), sort_keys=True)
+            ident = hashlib.sha256((_sha256_files(tuple(files)) + options).encode()).hexdigest()
+            return SourcePlan("local", tuple(files), ident)
+        if dataset.hub is None:
+            raise HarnessError(
+                f"dataset file not found: {missing[0]} (set HARNESS_DATA_DIR or add a 'hub:' source)",
+                field="dataset.path",
+            )
+    hub = dataset.hub
+    assert hub is not None
+    ident = f"hub:{hub.path}|{_fill(hub.name or '', dataset, split, language)}|{_fill(hub.split, dataset, split, language)}|{hub.revision}"
+    return SourcePlan("hub", identity=hashlib.sha256(ident.encode()).hexdigest())
+
+
+def _load_local(dataset: DatasetSpec, files: tuple[Path, ...]) -> datasets.Dataset:
+    fmt = dataset.format
+    path = files[0]
+    if fmt in ("tsv", "csv"):
+        return _load_delimited(dataset, path)
+    if fmt == "jsonl":
+        return datasets.load_dataset("json", data_files=str(path), split="train")
+    if fmt == "squad_json":
+        return datasets.Dataset.from_list(formats.read_squad_json(path))
+    if fmt == "conllu":
+        return datasets.Dataset.from_list(formats.read_conllu(path))
+    if fmt == "parallel_text":
+        if len(files) != 2:
+            raise HarnessError(
+                "format 'parallel_text' needs 'path' and 'target_path'", field="dataset.target_path"
+            )
+        return datasets.Dataset.from_list(formats.read_parallel_text(files[0], files[1]))
+    raise HarnessError(f"format {fmt!r} cannot be read from local files", field="dataset.format")
+
+
+def _load_delimited(dataset: DatasetSpec, path: Path) -> datasets.Dataset:
+    delimiter = dataset.delimiter or ("\t" if dataset.format == "tsv" else ",")
+    quoting = csv.QUOTE_NONE if dataset.quoting == "none" else csv.QUOTE_MINIMAL
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
+        lines = [row for row in reader if row]
+    if dataset.header:
+        names, lines = lines[0], lines[1:]
+    elif dataset.fieldnames:
+        names = dataset.fieldnames
+    else:
+        raise HarnessError(
+            "a file without a header needs 'fieldnames'", file=path, field="dataset.fieldnames"
+        )
+    if dataset.fieldnames and dataset.header:
+        names = dataset.fieldnames
+    for number, row in enumerate(lines, start=2 if dataset.header else 1):
+        if len(row) != len(names):
+            raise HarnessError(
+                f"row has {len(row)} fields, expected {len(names)} ({names})", file=path, line=number
+            )
+    columns = {name: [row[i] for row in lines] for i, name in enumerate(names)}
+    return datasets.Dataset.from_dict(columns)
+
+
+def _load_hub(dataset: DatasetSpec, split: str, language: str) -> datasets.Dataset:
+    hub = dataset.hub
+    assert hub is not None
+    try:
+        return datasets.load_dataset(
+            hub.path,
+            _fill(hub.name, dataset, split, language) if hub.name else None,
+            split=_fill(hub.split, dataset, split, language),
+            revision=hub.revision,
+        )
+    except Exception as exc:  # the hub raises many types; the user needs one line
+        offline = " (offline: HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        raise HarnessError(
+            f"could not load hub dataset {hub.path!r}{offline}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            field="dataset.hub",
+        ) from exc
+
+
+def load_rows(
+    task: TaskSpec,
+    *,
+    split: str,
+    language: str,
+    base_dir: Path,
+    dataset: DatasetSpec | None = None,
+    limit: int | None = None,
+) -> RowSet:
+    """Rows of ``split`` in ``language``, with the task's column mapping applied and an ``id`` column."""
+    dataset = dataset or task.dataset
+    plan = plan_source(dataset, split, language, base_dir)
+    if plan.origin == "builtin":
+        from harness.data.builtin import load_builtin
+
+        rows = datasets.Dataset.from_list(load_builtin(dataset.builtin, language, split))
+        origin = f"builtin:{dataset.builtin}"
+    elif plan.origin == "local":
+        rows = _load_local(dataset, plan.files)
+        origin = "local:" + ",".join(str(f) for f in plan.files)
+    else:
+        rows = _load_hub(dataset, split, language)
+        if dataset.hub.columns:
+            rows = rows.rename_columns(dataset.hub.columns)
+        origin = f"hub:{dataset.hub.path}"
+    rows = _apply_columns(task, rows, origin)
+    if "id" not in rows.column_names:
+        rows = rows.add_column("id", [f"{split}-{language}-{i}" for i in range(len(rows))])
+    elif rows.features["id"].dtype != "string":
+        rows = rows.cast_column("id", datasets.Value("string"))
+    if limit is not None and len(rows) > limit:
+        rows = rows.select(range(limit))
+    if len(rows) == 0:
+        raise HarnessError(f"no rows for split {split!r} in language {language!r} ({origin})", field="splits")
+    fingerprint = hashlib.sha256(
+        f"{plan.identity}|{limit}|{sorted(task.columns.items())}".encode()
+    ).hexdigest()
+    return RowSet(task.name, split, language, rows, fingerprint, origin)
+
+
+def _apply_columns(task: TaskSpec, rows: datasets.Dataset, origin: str) -> datasets.Dataset:
+    mapping = {col: fld for fld, col in task.columns.items() if col != fld}
+    missing = [col for col in mapping if col not in rows.column_names]
+    if missing:
+        raise HarnessError(
+            f"column {missing[0]!r} not in the data ({origin})", field="columns", allowed=rows.column_names
+        )
+    return rows.rename_columns(mapping) if mapping else rows
+
+
+def data_identity(
+    task: TaskSpec,
+    split: str,
+    language: str,
+    base_dir: Path,
+    dataset: DatasetSpec | None = None,
+    limit: int | None = None,
+) -> str:
+    """The fingerprint ``load_rows`` would give, computed without loading (for cache keys)."""
+    plan = plan_source(dataset or task.dataset, split, language, base_dir)
+    return hashlib.sha256(f"{plan.identity}|{limit}|{sorted(task.columns.items())}".encode()).hexdigest()

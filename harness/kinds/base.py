@@ -1,0 +1,137 @@
+"""What every task kind provides, and the batched inference loop they share.
+
+A kind owns the whole way of its task: rows → features → (head, training collator) → predictions →
+metric. The runner only calls this protocol; adding a kind is one module plus a registry line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import datasets
+import numpy as np
+import torch
+
+from harness.catalogue.schema import TaskSpec
+
+
+@dataclass
+class Prediction:
+    """One scored example, as stored in the per-example predictions file."""
+
+    id: str
+    prediction: Any
+    label: Any
+    correct: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"id": self.id, "prediction": self.prediction, "label": self.label, "correct": self.correct}
+        out.update(self.extra)
+        return out
+
+
+@dataclass
+class Baseline:
+    name: str
+    scores: dict[str, float]
+
+
+class TaskKind(Protocol):
+    name: str
+    trains: bool
+
+    def load_model(self, source: str, task: TaskSpec, **load_kwargs: Any) -> torch.nn.Module: ...
+
+    def features(
+        self, rows: datasets.Dataset, tokenizer: Any, task: TaskSpec, max_length: int
+    ) -> datasets.Dataset: ...
+
+    def collator(self, tokenizer: Any) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]: ...
+
+    def predict(
+        self,
+        model: torch.nn.Module,
+        features: datasets.Dataset,
+        rows: datasets.Dataset,
+        task: TaskSpec,
+        tokenizer: Any,
+        batch_size: int,
+        precision: str,
+    ) -> list[Prediction]: ...
+
+    def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]: ...
+
+    def baseline(
+        self, train_rows: datasets.Dataset | None, eval_rows: datasets.Dataset, task: TaskSpec
+    ) -> Baseline: ...
+
+
+def autocast(precision: str) -> Any:
+    if precision == "bf16":
+        return torch.autocast("cuda" if torch.cuda.is_available() else "cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def length_bucketed_batches(
+    lengths: Sequence[int], batch_size: int, token_budget: int | None = None
+) -> list[list[int]]:
+    """Indices sorted by length (longest first) and cut into batches, so padding is small.
+
+    With ``token_budget``, a batch also stops growing once (batch rows × longest row) would exceed it.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        longest = lengths[current[0]] if current else lengths[index]
+        too_many = len(current) >= batch_size
+        too_wide = token_budget is not None and current and (len(current) + 1) * longest > token_budget
+        if too_many or too_wide:
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def batched_forward(
+    model: torch.nn.Module,
+    features: datasets.Dataset,
+    collate: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]],
+    forward: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor],
+    *,
+    batch_size: int,
+    precision: str = "fp32",
+    length_column: str = "length",
+    progress: Callable[[int], None] | None = None,
+) -> list[np.ndarray]:
+    """Run ``forward`` over length-sorted, dynamically padded batches; outputs come back in row order."""
+    model.eval()
+    device = model_device(model)
+    lengths = features[length_column]
+    columns = [c for c in features.column_names if c != length_column]
+    rows = features.select_columns(columns).to_list()
+    outputs: list[np.ndarray | None] = [None] * len(rows)
+    with torch.inference_mode(), autocast(precision):
+        for batch_indices in length_bucketed_batches(lengths, batch_size):
+            batch = collate([rows[i] for i in batch_indices])
+            batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+            result = forward(model, batch).float().cpu().numpy()
+            for position, index in enumerate(batch_indices):
+                outputs[index] = result[position]
+            if progress is not None:
+                progress(len(batch_indices))
+    return outputs  # type: ignore[return-value]
+
+
+def accuracy(predictions: Sequence[Prediction]) -> float:
+    return float(np.mean([p.correct for p in predictions])) if predictions else 0.0

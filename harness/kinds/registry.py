@@ -1,0 +1,66 @@
+"""Task kinds by name. Light on purpose: the catalogue validates against it without importing torch."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.kinds.base import TaskKind
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    name: str
+    module: str
+    required_columns: tuple[str, ...]
+    needs_labels: bool
+    trains: bool
+    description: str
+
+
+KINDS: dict[str, KindInfo] = {
+    info.name: info
+    for info in (
+        KindInfo(
+            "classification",
+            "harness.kinds.classification",
+            ("text", "label"),
+            needs_labels=True,
+            trains=True,
+            description="sequence or sequence-pair classification (columns text[, text_pair], label)",
+        ),
+        KindInfo(
+            "multiple_choice",
+            "harness.kinds.multiple_choice",
+            ("question", "choices", "label"),
+            needs_labels=False,
+            trains=True,
+            description="one question, N choices, one correct (columns question, choices, label)",
+        ),
+        KindInfo(
+            "retrieval",
+            "harness.kinds.retrieval",
+            ("source", "target"),
+            needs_labels=False,
+            trains=False,
+            description="parallel sentence retrieval xx→en by pooled hidden states (columns source, target)",
+        ),
+    )
+}
+
+
+def kind_info(name: str) -> KindInfo:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise HarnessError(f"unknown task kind {name!r}", field="kind", allowed=sorted(KINDS)) from None
+
+
+def get_kind(name: str) -> TaskKind:
+    """The kind's implementation (imports torch and transformers)."""
+    module = importlib.import_module(kind_info(name).module)
+    return module.KIND

@@ -1,0 +1,129 @@
+"""Parallel sentence retrieval xx→en (Tatoeba-style): pooled hidden states, cosine nearest neighbour.
+
+Parameters (task ``params``, recorded on every result): ``layer`` (hidden-state index; -1 = last,
+0 = embeddings), ``pooling`` (``mean`` over the attention mask, or ``cls``), ``prefix`` (text put before
+every sentence, e.g. ``"query: "`` for e5 models; default none, as in XTREME).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+from transformers import AutoModel, DataCollatorWithPadding
+
+from harness.catalogue.schema import TaskSpec
+from harness.errors import HarnessError
+from harness.kinds.base import Baseline, Prediction, accuracy, batched_forward
+from harness.models.loading import from_pretrained
+
+POOLINGS = ("mean", "cls")
+
+
+def retrieval_params(task: TaskSpec) -> dict[str, Any]:
+    params = {"layer": -1, "pooling": "mean", "prefix": ""} | dict(task.params)
+    if params["pooling"] not in POOLINGS:
+        raise HarnessError(
+            f"task {task.name!r}: unknown pooling {params['pooling']!r}",
+            field="params.pooling",
+            allowed=POOLINGS,
+        )
+    if not isinstance(params["layer"], int):
+        raise HarnessError(f"task {task.name!r}: layer must be an integer", field="params.layer")
+    return params
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+
+def nearest_neighbours(queries: np.ndarray, keys: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Index of the most cosine-similar key for every query, in bounded memory (chunks of queries)."""
+    q = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    k = keys / np.maximum(np.linalg.norm(keys, axis=1, keepdims=True), 1e-12)
+    best = np.empty(len(q), dtype=np.int64)
+    for start in range(0, len(q), chunk):
+        best[start : start + chunk] = np.argmax(q[start : start + chunk] @ k.T, axis=1)
+    return best
+
+
+class Retrieval:
+    name = "retrieval"
+    trains = False
+
+    def load_model(self, source: str, task: TaskSpec, **load_kwargs: Any) -> torch.nn.Module:
+        return from_pretrained(AutoModel, source, **load_kwargs)
+
+    def features(
+        self, rows: datasets.Dataset, tokenizer: Any, task: TaskSpec, max_length: int
+    ) -> datasets.Dataset:
+        prefix = retrieval_params(task)["prefix"]
+        texts = [prefix + s for s in rows["source"]] + [prefix + t for t in rows["target"]]
+        enc = tokenizer(texts, truncation=True, max_length=max_length)
+        return datasets.Dataset.from_dict(
+            {
+                "input_ids": enc["input_ids"],
+                "attention_mask": enc["attention_mask"],
+                "length": [len(ids) for ids in enc["input_ids"]],
+            }
+        )
+
+    def collator(self, tokenizer: Any) -> Any:
+        pad = DataCollatorWithPadding(tokenizer)
+        return lambda items: pad([{k: v for k, v in item.items() if k != "length"} for item in items])
+
+    def embed(
+        self,
+        model: torch.nn.Module,
+        features: datasets.Dataset,
+        tokenizer: Any,
+        task: TaskSpec,
+        batch_size: int,
+        precision: str,
+    ) -> np.ndarray:
+        params = retrieval_params(task)
+
+        def forward(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            out = m(**batch, output_hidden_states=True)
+            return pool(out.hidden_states[params["layer"]], batch["attention_mask"], params["pooling"])
+
+        return np.stack(
+            batched_forward(
+                model, features, self.collator(tokenizer), forward, batch_size=batch_size, precision=precision
+            )
+        )
+
+    def predict(
+        self,
+        model: torch.nn.Module,
+        features: datasets.Dataset,
+        rows: datasets.Dataset,
+        task: TaskSpec,
+        tokenizer: Any,
+        batch_size: int,
+        precision: str,
+    ) -> list[Prediction]:
+        vectors = self.embed(model, features, tokenizer, task, batch_size, precision)
+        n = len(rows)
+        best = nearest_neighbours(vectors[:n], vectors[n:])
+        return [
+            Prediction(row_id, int(b), i, float(b == i))
+            for i, (row_id, b) in enumerate(zip(rows["id"], best, strict=True))
+        ]
+
+    def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]:
+        return {"accuracy": accuracy(predictions)}
+
+    def baseline(
+        self, train_rows: datasets.Dataset | None, eval_rows: datasets.Dataset, task: TaskSpec
+    ) -> Baseline:
+        return Baseline("random candidate", {"accuracy": 1.0 / max(1, len(eval_rows))})
+
+
+KIND = Retrieval()

@@ -1,0 +1,73 @@
+"""Load models by hub id or folder: safetensors only unless the user opts in to pickle; no remote code."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError, UnsafeCheckpoint
+
+log = logging.getLogger("harness.models")
+
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
+
+
+def check_local_checkpoint(path: Path, *, allow_pickle: bool) -> None:
+    """Refuse a folder that does not exist, has no weights, or only has pickle weights without opt-in."""
+    if not path.exists():
+        raise HarnessError("model path does not exist", file=path)
+    if not path.is_dir():
+        raise HarnessError("model path is not a folder (expected a Hugging Face model folder)", file=path)
+    if not (path / "config.json").is_file():
+        raise HarnessError("not a model folder: config.json is missing", file=path)
+    has_safetensors = any(path.glob("*.safetensors"))
+    has_pickle = any((path / name).exists() for name in PICKLE_WEIGHTS)
+    if not has_safetensors and has_pickle and not allow_pickle:
+        raise UnsafeCheckpoint(
+            "only pickle weights (pytorch_model.bin) found; pickle can run code on load. Convert to safetensors, "
+            "or pass --allow-pickle if you trust this checkpoint",
+            file=path,
+        )
+    if not has_safetensors and not has_pickle:
+        raise HarnessError("no weight files (*.safetensors) in the model folder", file=path)
+
+
+def from_pretrained(
+    auto_class: Any, source: str, *, allow_pickle: bool = False, revision: str | None = None, **kwargs: Any
+) -> Any:
+    """``auto_class.from_pretrained`` with the project's safety policy; logs new and unused weights."""
+    path = Path(source)
+    if path.exists() or source.startswith((".", "/")):
+        check_local_checkpoint(path, allow_pickle=allow_pickle)
+    model, info = auto_class.from_pretrained(
+        source,
+        revision=revision,
+        use_safetensors=None if allow_pickle else True,
+        trust_remote_code=False,
+        output_loading_info=True,
+        **kwargs,
+    )
+    new = sorted(info.get("missing_keys", []))
+    unused = sorted(info.get("unexpected_keys", []))
+    mismatched = [k for k, *_ in info.get("mismatched_keys", [])]
+    if new:
+        log.info("%s: %d newly initialised weights: %s", source, len(new), _short(new))
+    if unused:
+        log.info("%s: %d unused checkpoint weights: %s", source, len(unused), _short(unused))
+    if mismatched:
+        log.info(
+            "%s: %d weights re-initialised for a new shape: %s", source, len(mismatched), _short(mismatched)
+        )
+    model.loading_report = {"new": new, "unused": unused, "mismatched": mismatched}
+    return model
+
+
+def _short(names: list[str], limit: int = 6) -> str:
+    return ", ".join(names[:limit]) + (f" … (+{len(names) - limit})" if len(names) > limit else "")
+
+
+def load_tokenizer(source: str, revision: str | None = None) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)

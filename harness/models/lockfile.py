@@ -1,0 +1,150 @@
+"""checkpoints.lock: every checkpoint pinned by the sha256 of its files, with its lineage.
+
+The repository's lock pins inputs (base models, checkpoints brought in with ``harness eval``); the
+results store keeps a lock of its own for the checkpoints a grid produces. Same format for both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError, LockMismatch
+from harness.results.atomic import atomic_write_json
+
+LOCK_VERSION = 1
+PINNED_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt")
+IGNORED_NAMES = {"cell.json", "training.json"}
+
+
+@dataclass
+class Lineage:
+    parent: str | None = None
+    phase: str = "base"
+    task: str | None = None
+    source_lang: str | None = None
+    seed: int | None = None
+
+
+@dataclass
+class LockEntry:
+    source: str
+    files: dict[str, str]
+    revision: str | None = None
+    lineage: Lineage = field(default_factory=Lineage)
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LockEntry:
+        return cls(
+            source=data["source"],
+            files=dict(data["files"]),
+            revision=data.get("revision"),
+            lineage=Lineage(**data.get("lineage", {})),
+            note=data.get("note", ""),
+        )
+
+
+@lru_cache(maxsize=256)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    stat = path.stat()
+    return _sha256_cached(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def hash_folder(folder: Path) -> dict[str, str]:
+    """sha256 of every weight, config and tokenizer file in a model folder."""
+    files = {
+        str(p.relative_to(folder)): sha256_file(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and p.suffix in PINNED_SUFFIXES
+        and p.name not in IGNORED_NAMES
+        and not p.name.startswith(".")
+    }
+    if not files:
+        raise HarnessError("no model files to pin", file=folder)
+    return files
+
+
+def folder_digest(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+class Lock:
+    def __init__(self, path: Path, entries: dict[str, LockEntry] | None = None) -> None:
+        self.path = Path(path)
+        self.entries = entries or {}
+
+    @classmethod
+    def load(cls, path: Path) -> Lock:
+        if not Path(path).is_file():
+            return cls(path)
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            entries = {name: LockEntry.from_json(e) for name, e in data.get("checkpoints", {}).items()}
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise HarnessError(f"not a valid lock file: {exc}", file=path) from None
+        return cls(path, entries)
+
+    def save(self) -> None:
+        atomic_write_json(
+            self.path,
+            {
+                "version": LOCK_VERSION,
+                "checkpoints": {n: e.to_json() for n, e in sorted(self.entries.items())},
+            },
+        )
+
+    def pin(
+        self,
+        name: str,
+        folder: Path,
+        source: str,
+        *,
+        lineage: Lineage | None = None,
+        revision: str | None = None,
+        note: str = "",
+    ) -> LockEntry:
+        entry = LockEntry(source, hash_folder(folder), revision, lineage or Lineage(), note)
+        self.entries[name] = entry
+        self.save()
+        return entry
+
+    def check(self, name: str, folder: Path) -> list[str]:
+        """Differences between the folder and its pin: changed, missing or unpinned weight files."""
+        entry = self.entries[name]
+        actual = hash_folder(folder)
+        problems = []
+        for rel, digest in entry.files.items():
+            if rel not in actual:
+                problems.append(f"{rel}: missing")
+            elif actual[rel] != digest:
+                problems.append(f"{rel}: sha256 {actual[rel][:12]}… differs from the pinned {digest[:12]}…")
+        for rel in actual.keys() - entry.files.keys():
+            if rel.endswith(".safetensors") or rel.endswith(".bin"):
+                problems.append(f"{rel}: weight file not in the lock")
+        return problems
+
+    def verify(self, name: str, folder: Path) -> None:
+        problems = self.check(name, folder)
+        if problems:
+            raise LockMismatch(
+                f"checkpoint {name!r} does not match its pin: {problems[0]}"
+                + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+                file=self.path,
+            )

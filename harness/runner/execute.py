@@ -1,0 +1,433 @@
+"""Runs a plan's cells: trains checkpoints, evaluates them, writes records. Resumable at any point.
+
+A training cell is complete when its checkpoint folder (built aside, then renamed into place) exists;
+an evaluation cell when its record exists. Both are written atomically, so a run killed at any moment
+resumes with nothing lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+
+from harness.catalogue.loader import Catalogue
+from harness.catalogue.schema import TaskSpec
+from harness.data.cache import FeatureCache, tokenizer_fingerprint
+from harness.data.loaders import RowSet, load_rows
+from harness.errors import HarnessError
+from harness.kinds.registry import get_kind
+from harness.models.loading import load_tokenizer
+from harness.models.lockfile import Lineage, Lock
+from harness.models.sources import resolve_model
+from harness.results.atomic import atomic_publish_dir, atomic_write_json, clean_stale_temps
+from harness.results.schema import BaselineInfo, CheckpointInfo, LineageStep, Record, SplitInfo, TaskInfo
+from harness.results.store import ResultsStore
+from harness.runner.environment import code_version, hardware
+from harness.runner.executor import Executor, LocalExecutor
+from harness.runner.plan import Cell, Plan, eval_limit, hyperparameters
+from harness.training.finetune import finetune
+
+log = logging.getLogger("harness.runner")
+
+KILL_AFTER_ENV = "HARNESS_TEST_KILL_AFTER_CELLS"  # test hook: SIGKILL this process after N completed cells
+
+
+@dataclass
+class RunReport:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+
+def select_by_size(rows: datasets.Dataset, size: int | None, what: str) -> datasets.Dataset:
+    """The first ``size`` items in a fixed hash order of their ids: the same items in every language."""
+    if size is None:
+        return rows
+    if size > len(rows):
+        raise HarnessError(
+            f"{what}: asked for {size} examples but the data has {len(rows)}", field="intermediate.size"
+        )
+    order = sorted(range(len(rows)), key=lambda i: hashlib.sha1(str(rows[i]["id"]).encode()).hexdigest())
+    return rows.select(sorted(order[:size]))
+
+
+class GridRunner:
+    def __init__(
+        self,
+        plan: Plan,
+        catalogue: Catalogue,
+        store: ResultsStore,
+        lock: Lock,
+        *,
+        executor: Executor | None = None,
+        force: bool = False,
+        only: str | None = None,
+        progress: Any = None,
+    ) -> None:
+        self.plan = plan
+        self.catalogue = catalogue
+        self.store = store
+        self.lock = lock
+        self.produced = Lock.load(store.root / "checkpoints.lock")
+        self.executor = executor or LocalExecutor()
+        self.force = force
+        self.only = only
+        self.progress = progress
+        self.features = FeatureCache(store.cache_dir / "features")
+        self.report = RunReport()
+        self._base_folders: dict[str, Path] = {}
+        self._completed = 0
+        self._kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
+
+    # ---- selection and status -------------------------------------------------------------
+    def selected(self, cell: Cell) -> bool:
+        return self.only is None or fnmatch.fnmatch(cell.label, f"*{self.only}*")
+
+    def checkpoint_dir(self, key: str) -> Path:
+        return self.store.checkpoints_dir / key
+
+    def record_path(self, cell: Cell) -> Path:
+        return self.store.record_path(
+            cell.checkpoint_name, cell.task, cell.split or "", cell.language or "", cell.key
+        )
+
+    def is_done(self, cell: Cell) -> bool:
+        if cell.phase == "evaluate":
+            return self.record_path(cell).is_file()
+        return (self.checkpoint_dir(cell.key) / "cell.json").is_file()
+
+    def needed_cells(self) -> list[Cell]:
+        """Selected cells that are not done, plus the unfinished training cells they depend on."""
+        by_key = {c.key: c for c in self.plan.cells}
+        wanted: dict[str, Cell] = {}
+
+        def want(cell: Cell) -> None:
+            if cell.key in wanted or (self.is_done(cell) and not (self.force and self.selected(cell))):
+                return
+            wanted[cell.key] = cell
+            if cell.parent in by_key:
+                want(by_key[cell.parent])
+
+        for cell in self.plan.cells:
+            if self.selected(cell):
+                want(cell)
+        return [c for c in self.plan.cells if c.key in wanted]
+
+    # ---- the run ------------------------------------------------------------------------------
+    def run(self) -> RunReport:
+        started = time.perf_counter()
+        clean_stale_temps(self.store.root)
+        todo = self.needed_cells()
+        self.report.skipped = [c.label for c in self.plan.cells if c not in todo and self.selected(c)]
+        task_id = self.progress.add_task("cells", total=len(todo)) if self.progress else None
+        self._advance = (
+            (lambda n=1: self.progress.advance(task_id, n)) if self.progress else (lambda n=1: None)
+        )
+        for phase in ("intermediate", "target"):
+            wave = [c for c in todo if c.phase == phase]
+            self.executor.map(self.train_cell, wave)
+        groups: dict[tuple[str, str], list[Cell]] = {}
+        for cell in todo:
+            if cell.phase == "evaluate":
+                groups.setdefault((cell.parent, cell.task), []).append(cell)
+        self.executor.map(self.evaluate_group, list(groups.values()))
+        self.report.wall_time_s = time.perf_counter() - started
+        return self.report
+
+    def _cell_finished(self, cell: Cell) -> None:
+        self.report.ran.append(cell.label)
+        self._advance()
+        self._completed += 1
+        if self._kill_after and self._completed >= self._kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    def base_folder(self, model_name: str) -> Path:
+        if model_name not in self._base_folders:
+            spec = self.plan.model_spec(model_name)
+            resolved = resolve_model(spec)
+            if model_name in self.lock.entries:
+                self.lock.verify(model_name, resolved.folder)
+            else:
+                self.lock.pin(
+                    model_name,
+                    resolved.folder,
+                    spec.source,
+                    revision=resolved.revision,
+                    note="pinned on first use by harness run",
+                )
+                log.info("pinned %s in %s", model_name, self.lock.path)
+            self._base_folders[model_name] = resolved.folder
+        return self._base_folders[model_name]
+
+    def folder_of(self, key: str, model_name: str) -> Path:
+        if key == self.plan.base_keys[model_name]:
+            return self.base_folder(model_name)
+        folder = self.checkpoint_dir(key)
+        if not (folder / "cell.json").is_file():
+            raise HarnessError(f"checkpoint {key[:12]} is not built yet", file=folder)
+        if key in self.produced.entries:
+            self.produced.verify(key, folder)
+        return folder
+
+    def _rows(
+        self, task: TaskSpec, split: str, lang: str, *, dataset: Any = None, limit: int | None = None
+    ) -> RowSet:
+        return load_rows(
+            task,
+            split=split,
+            language=lang,
+            base_dir=self.catalogue.task_path(task.name).parent,
+            dataset=dataset,
+            limit=limit,
+        )
+
+    def _features(
+        self, rows: RowSet, tokenizer: Any, folder: Path, task: TaskSpec, max_length: int
+    ) -> datasets.Dataset:
+        kind = get_kind(task.kind)
+        parts = {
+            "data": rows.fingerprint,
+            "n": len(rows),
+            "tokenizer": tokenizer_fingerprint(folder),
+            "task": task.name,
+            "version": task.version,
+            "kind": task.kind,
+            "max_length": max_length,
+            "params": task.params,
+        }
+        return self.features.get_or_build(
+            parts, lambda: kind.features(rows.rows, tokenizer, task, max_length)
+        )
+
+    def train_cell(self, cell: Cell) -> None:
+        task = self.catalogue.task(cell.task)
+        kind = get_kind(task.kind)
+        model_spec = self.plan.model_spec(cell.model)
+        parent = self.folder_of(cell.parent, cell.model)
+        tokenizer = load_tokenizer(str(parent))
+        assert task.train is not None
+        if cell.phase == "intermediate":
+            cond = self.plan.condition(cell.condition)
+            hp = hyperparameters(task, self.plan.grid.intermediate_training, model_spec)
+            train = self._rows(task, task.train.split, cond.source_lang or "en")
+            train.rows = select_by_size(train.rows, cond.size, f"{task.name} in {cond.source_lang}")
+            dev = None
+        else:
+            hp = hyperparameters(task, self.plan.grid.training, model_spec)
+            train = self._rows(task, task.train.split, task.train.language, limit=task.train.limit)
+            dev = (
+                self._rows(task, task.dev.split, task.dev.language, limit=task.dev.limit)
+                if task.dev
+                else None
+            )
+        features = self._features(train, tokenizer, parent, task, hp.max_length)
+        torch.manual_seed(cell.seed)
+        model = kind.load_model(str(parent), task, allow_pickle=model_spec.allow_pickle)
+        score_dev = None
+        if dev is not None:
+            dev_features = self._features(dev, tokenizer, parent, task, hp.max_length)
+
+            def score_dev(m: torch.nn.Module) -> float:
+                preds = kind.predict(m, dev_features, dev.rows, task, tokenizer, hp.eval_batch_size, "fp32")
+                return kind.score(preds, task)[task.metric]
+
+        outcome = finetune(
+            model,
+            features,
+            kind.collator(tokenizer),
+            hp,
+            cell.seed,
+            score_dev=score_dev,
+            selection=self.plan.grid.selection,
+        )
+        self._save_checkpoint(
+            cell,
+            model,
+            tokenizer,
+            {
+                "training": asdict(outcome),
+                "hyperparameters": hp.model_dump(),
+                "n_train_examples": len(train),
+                "train_data": {"fingerprint": train.fingerprint, "origin": train.origin},
+                "new_weights": getattr(model, "loading_report", {}).get("new", []),
+            },
+        )
+        self._cell_finished(cell)
+
+    def _save_checkpoint(self, cell: Cell, model: Any, tokenizer: Any, training: dict[str, Any]) -> None:
+        final = self.checkpoint_dir(cell.key)
+        if final.exists():  # a --force rerun replaces it
+            shutil.rmtree(final)
+        build = self.store.checkpoints_dir / f".build-{cell.key[:16]}-{os.getpid()}"
+        shutil.rmtree(build, ignore_errors=True)
+        # An intermediate checkpoint keeps only the encoder body: the target gets a fresh head.
+        to_save = model.base_model if cell.phase == "intermediate" else model
+        to_save.save_pretrained(build, safe_serialization=True)
+        tokenizer.save_pretrained(build)
+        atomic_write_json(build / "training.json", training)
+        atomic_write_json(
+            build / "cell.json",
+            {
+                "key": cell.key,
+                "phase": cell.phase,
+                "label": cell.label,
+                "inputs": cell.inputs,
+                "lineage": self.plan.lineage.get(cell.key, []),
+                "created": _now(),
+            },
+        )
+        atomic_publish_dir(build, final)
+        step = self.plan.lineage[cell.key][-1]
+        self.produced.pin(
+            cell.key,
+            final,
+            f"produced:{cell.label}",
+            lineage=Lineage(
+                parent=cell.parent,
+                phase=cell.phase,
+                task=cell.task,
+                source_lang=step.get("source_lang"),
+                seed=cell.seed,
+            ),
+        )
+
+    # ---- evaluation ---------------------------------------------------------------------------
+    def evaluate_group(self, cells: list[Cell]) -> None:
+        first = cells[0]
+        task = self.catalogue.task(first.task)
+        kind = get_kind(task.kind)
+        model_spec = self.plan.model_spec(first.model)
+        folder = self.folder_of(first.parent, first.model)
+        tokenizer = load_tokenizer(str(folder))
+        model = kind.load_model(str(folder), task, allow_pickle=model_spec.allow_pickle)
+        if torch.cuda.is_available():
+            model = model.to("cuda")
+        training = _read_json(folder / "training.json")
+        train_rows = None
+        if task.train is not None:
+            train_rows = self._rows(task, task.train.split, task.train.language, limit=task.train.limit).rows
+        for cell in cells:
+            started = time.perf_counter()
+            split = task.split_named(cell.split or "")
+            limit = eval_limit(split.limit, self.plan.grid.eval_limit)
+            rows = self._rows(
+                task, split.split or split.name, cell.language or "", dataset=split.dataset, limit=limit
+            )
+            features = self._features(rows, tokenizer, folder, task, task.hyperparameters.max_length)
+            preds = kind.predict(
+                model,
+                features,
+                rows.rows,
+                task,
+                tokenizer,
+                task.hyperparameters.eval_batch_size,
+                self.plan.grid.precision,
+            )
+            scores = kind.score(preds, task)
+            baseline = kind.baseline(train_rows, rows.rows, task)
+            record = self._record(
+                cell, task, split, rows, scores, baseline, training, time.perf_counter() - started
+            )
+            path = self.record_path(cell)
+            self.store.write(record, (p.to_json() for p in preds), path)
+            self._cell_finished(cell)
+
+    def _record(
+        self,
+        cell: Cell,
+        task: TaskSpec,
+        split: Any,
+        rows: RowSet,
+        scores: dict[str, float],
+        baseline: Any,
+        training: dict[str, Any],
+        wall: float,
+    ) -> Record:
+        cond = self.plan.condition(cell.condition)
+        model_spec = self.plan.model_spec(cell.model)
+        base_entry = self.lock.entries.get(cell.model)
+        path = self.record_path(cell)
+        hp = training.get("hyperparameters") if training else None
+        train_info = training.get("training", {}) if training else {}
+        return Record(
+            cell=cell.key,
+            grid=self.plan.grid.name,
+            checkpoint=CheckpointInfo(
+                name=cell.checkpoint_name,
+                key=cell.parent,
+                model=cell.model,
+                model_source=model_spec.source,
+                model_revision=base_entry.revision if base_entry else None,
+                model_sha256=base_entry.files if base_entry else None,
+                condition=cond.name,
+                intermediate_task=cond.task,
+                source_lang=cond.source_lang,
+                source_type=cond.source_type,
+                intermediate_size=cond.size,
+                matched_with=cond.matched_with,
+                frozen_embeddings=model_spec.freeze_embeddings,
+                lineage=[LineageStep(**step) for step in self.plan.lineage.get(cell.parent, [])],
+            ),
+            seed=cell.seed,
+            task=TaskInfo(name=task.name, version=task.version, kind=task.kind, protocol=task.protocol),
+            split=SplitInfo(name=split.name, domain=split.domain, in_domain=split.in_domain),
+            language=cell.language or "",
+            n_examples=len(rows),
+            scores=scores,
+            main_metric=task.metric,
+            main_score=scores[task.metric],
+            baseline=BaselineInfo(name=baseline.name, scores=baseline.scores),
+            data={
+                "fingerprint": rows.fingerprint,
+                "origin": _relative_origin(rows.origin),
+                "source": task.source,
+            },
+            settings={
+                "hyperparameters": hp,
+                "selection_rule": train_info.get("selection_rule", "none (not fine-tuned)"),
+                "best_epoch": train_info.get("best_epoch"),
+                "dev_history": train_info.get("dev_history", []),
+                "precision": self.plan.grid.precision,
+                "params": task.params,
+                "frozen_embeddings": model_spec.freeze_embeddings,
+                "n_train_examples": training.get("n_train_examples") if training else None,
+                "train_steps": train_info.get("steps"),
+            },
+            provenance={
+                "code_version": code_version(),
+                "created": _now(),
+                "wall_time_s": round(wall, 3),
+                "hardware": hardware(),
+                "executor": self.executor.name,
+            },
+            predictions=str(path.with_suffix(".predictions.jsonl").relative_to(self.store.root)),
+        )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _relative_origin(origin: str) -> str:
+    """Origins without machine-specific absolute paths, so records compare across machines."""
+    from harness.catalogue.loader import REPO_ROOT
+
+    return origin.replace(str(REPO_ROOT) + os.sep, "")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,240 @@
+"""A grid expanded into cells: intermediate training → target fine-tuning → evaluation.
+
+Every cell is keyed by a content hash of its inputs (parent checkpoint key, task version, data
+fingerprint, hyperparameters, seed), so a shared intermediate checkpoint is one cell, and a cell whose
+inputs did not change is found done and never runs twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.catalogue.loader import Catalogue
+from harness.catalogue.schema import GridSpec, Hyperparameters, IntermediateSpec, ModelSpec, TaskSpec
+from harness.data.loaders import data_identity
+from harness.errors import HarnessError
+from harness.kinds.registry import kind_info
+from harness.models.lockfile import Lock, folder_digest
+
+Phase = Literal["intermediate", "target", "evaluate"]
+
+
+def content_key(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: str
+    phase: Phase
+    model: str
+    condition: str
+    seed: int
+    task: str
+    parent: str
+    split: str | None = None
+    language: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def checkpoint_name(self) -> str:
+        return f"{self.model}+{self.condition}"
+
+    @property
+    def label(self) -> str:
+        where = f"/{self.split}/{self.language}" if self.phase == "evaluate" else ""
+        return f"{self.checkpoint_name}/seed{self.seed} {self.phase}:{self.task}{where}"
+
+
+@dataclass
+class Plan:
+    grid: GridSpec
+    grid_path: Path
+    base_keys: dict[str, str]  # model name -> key of the base checkpoint
+    cells: list[Cell]
+    lineage: dict[str, list[dict[str, Any]]]  # checkpoint key -> steps from the base model
+
+    def by_phase(self, phase: Phase) -> list[Cell]:
+        return [c for c in self.cells if c.phase == phase]
+
+    def model_spec(self, name: str) -> ModelSpec:
+        return next(m for m in self.grid.models if m.name == name)
+
+    def condition(self, name: str) -> IntermediateSpec:
+        return next(c for c in self.grid.intermediate if c.name == name)
+
+    def eval_groups(self) -> list[tuple[str, str, list[Cell]]]:
+        """Evaluation cells grouped by (checkpoint key, task): one model load per group."""
+        groups: dict[tuple[str, str], list[Cell]] = {}
+        for cell in self.by_phase("evaluate"):
+            groups.setdefault((cell.parent, cell.task), []).append(cell)
+        return [(parent, task, cells) for (parent, task), cells in groups.items()]
+
+
+def hyperparameters(task: TaskSpec, overrides: dict[str, Any], model: ModelSpec) -> Hyperparameters:
+    merged = task.hyperparameters.model_dump() | overrides
+    if model.freeze_embeddings:
+        merged["freeze_embeddings"] = True
+    return Hyperparameters.model_validate(merged)
+
+
+def eval_limit(split_limit: int | None, grid_limit: int | None) -> int | None:
+    limits = [x for x in (split_limit, grid_limit) if x is not None]
+    return min(limits) if limits else None
+
+
+def base_key(model: ModelSpec, lock: Lock) -> str:
+    entry = lock.entries.get(model.name)
+    pinned = folder_digest(entry.files) if entry else None
+    return content_key({"phase": "base", "source": model.source, "pinned": pinned})
+
+
+def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) -> Plan:
+    cells: dict[str, Cell] = {}
+    lineage: dict[str, list[dict[str, Any]]] = {}
+    base_keys: dict[str, str] = {}
+
+    def add(cell: Cell) -> Cell:
+        return cells.setdefault(cell.key, cell)
+
+    def data_id(task: TaskSpec, split: str, lang: str, limit: int | None = None, dataset: Any = None) -> str:
+        return data_identity(
+            task, split, lang, catalogue.task_path(task.name).parent, dataset=dataset, limit=limit
+        )
+
+    for model in grid.models:
+        root = base_key(model, lock)
+        base_keys[model.name] = root
+        lineage[root] = [{"phase": "base", "key": root, "name": model.name, "source": model.source}]
+        for seed in grid.seeds:
+            for cond in grid.intermediate:
+                parent = root
+                if cond.task is not None:
+                    task = catalogue.task(cond.task)
+                    assert task.train is not None and cond.source_lang is not None
+                    hp = hyperparameters(task, grid.intermediate_training, model)
+                    inputs = {
+                        "phase": "intermediate",
+                        "parent": root,
+                        "task": task.name,
+                        "version": task.version,
+                        "source_lang": cond.source_lang,
+                        "size": cond.size,
+                        "data": data_id(task, task.train.split, cond.source_lang),
+                        "hp": hp.model_dump(),
+                        "seed": seed,
+                    }
+                    cell = add(
+                        Cell(
+                            content_key(inputs),
+                            "intermediate",
+                            model.name,
+                            cond.name,
+                            seed,
+                            task.name,
+                            root,
+                            inputs=inputs,
+                        )
+                    )
+                    parent = cell.key
+                    lineage[parent] = [
+                        *lineage[root],
+                        {
+                            "phase": "intermediate",
+                            "key": parent,
+                            "name": f"{model.name}+{cond.name}",
+                            "task": task.name,
+                            "source_lang": cond.source_lang,
+                            "seed": seed,
+                        },
+                    ]
+                for target_name in grid.targets:
+                    target = catalogue.task(target_name)
+                    info = kind_info(target.kind)
+                    checkpoint = parent
+                    if info.trains:
+                        if target.train is None:
+                            raise HarnessError(
+                                f"target {target.name!r} has no training data",
+                                field="targets",
+                                file=grid_path,
+                            )
+                        hp = hyperparameters(target, grid.training, model)
+                        inputs = {
+                            "phase": "target",
+                            "parent": parent,
+                            "task": target.name,
+                            "version": target.version,
+                            "train": data_id(
+                                target, target.train.split, target.train.language, target.train.limit
+                            ),
+                            "dev": data_id(target, target.dev.split, target.dev.language, target.dev.limit)
+                            if target.dev
+                            else None,
+                            "hp": hp.model_dump(),
+                            "seed": seed,
+                            "selection": grid.selection,
+                        }
+                        cell = add(
+                            Cell(
+                                content_key(inputs),
+                                "target",
+                                model.name,
+                                cond.name,
+                                seed,
+                                target.name,
+                                parent,
+                                inputs=inputs,
+                            )
+                        )
+                        checkpoint = cell.key
+                        lineage[checkpoint] = [
+                            *lineage[parent],
+                            {
+                                "phase": "target",
+                                "key": checkpoint,
+                                "name": f"{model.name}+{cond.name}",
+                                "task": target.name,
+                                "source_lang": target.train.language,
+                                "seed": seed,
+                            },
+                        ]
+                    trained = checkpoint != root
+                    for split in target.splits:
+                        for lang in target.split_languages(split):
+                            limit = eval_limit(split.limit, grid.eval_limit)
+                            inputs = {
+                                "phase": "evaluate",
+                                "parent": checkpoint,
+                                "task": target.name,
+                                "version": target.version,
+                                "split": split.name,
+                                "language": lang,
+                                "data": data_id(
+                                    target, split.split or split.name, lang, limit, split.dataset
+                                ),
+                                "params": target.params,
+                                "precision": grid.precision,
+                                "max_length": target.hyperparameters.max_length,
+                            }
+                            add(
+                                Cell(
+                                    content_key(inputs),
+                                    "evaluate",
+                                    model.name,
+                                    cond.name,
+                                    seed if trained else 0,
+                                    target.name,
+                                    checkpoint,
+                                    split.name,
+                                    lang,
+                                    inputs=inputs,
+                                )
+                            )
+    order = {"intermediate": 0, "target": 1, "evaluate": 2}
+    ordered = sorted(cells.values(), key=lambda c: order[c.phase])
+    return Plan(grid, grid_path, base_keys, ordered, lineage)

@@ -1,0 +1,153 @@
+"""A tiny grid on a tiny model the tests build: all three phases, caching, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.catalogue.loader import Catalogue
+from harness.models.lockfile import Lock
+from harness.results.store import ResultsStore
+from harness.runner.execute import GridRunner
+from harness.runner.plan import expand
+
+
+def make_runner(tasks: Path, results: Path, **kwargs) -> GridRunner:
+    catalogue = Catalogue.load(tasks)
+    grid, path = catalogue.grid(str(tasks / "grids" / "tiny.yaml"))
+    lock = Lock.load(results.parent / "checkpoints.lock")
+    plan = expand(grid, path, catalogue, lock)
+    return GridRunner(plan, catalogue, ResultsStore(results), lock, **kwargs)
+
+
+def scores_of(results: Path) -> dict[tuple, float]:
+    store = ResultsStore(results)
+    return {
+        (r.checkpoint.name, r.task.name, r.split.name, r.language, r.seed): r.main_score
+        for r in store.records()
+    }
+
+
+def test_plan_shares_intermediate_checkpoints(tiny_tasks: Path, tmp_path: Path) -> None:
+    plan = make_runner(tiny_tasks, tmp_path / "results").plan
+    phases = [c.phase for c in plan.cells]
+    # 2 intermediate conditions; 3 conditions × 1 trained target; cls: 3×2 langs, ret: 3×2 langs
+    assert phases.count("intermediate") == 2
+    assert phases.count("target") == 3
+    assert phases.count("evaluate") == 12
+    targets = [c for c in plan.cells if c.phase == "target"]
+    intermediates = {c.key for c in plan.cells if c.phase == "intermediate"}
+    assert {t.parent for t in targets} - {plan.base_keys["tiny-bert"]} == intermediates
+
+
+def test_tiny_grid_end_to_end(tiny_tasks: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    runner = make_runner(tiny_tasks, results)
+    report = runner.run()
+    assert len(report.ran) == 17
+    records = ResultsStore(results).records()
+    assert len(records) == 12
+    cls_records = [r for r in records if r.task.name == "tiny_cls"]
+    for rec in cls_records:
+        assert rec.settings["selection_rule"] == "best English-dev epoch"
+        assert rec.baseline is not None and rec.baseline.name == "majority label"
+        assert [s.phase for s in rec.checkpoint.lineage][-1] == "target"
+        preds = ResultsStore(results).predictions(rec)
+        assert len(preds) == rec.n_examples == 20
+        assert rec.main_score == pytest.approx(sum(p["correct"] for p in preds) / len(preds))
+    de_cond = [r for r in records if r.checkpoint.condition == "mc-de"]
+    assert {s.phase for s in de_cond[0].checkpoint.lineage} >= {"base", "intermediate"}
+    assert de_cond[0].checkpoint.source_type == "translated"
+    # the keyword task is learnable: the fine-tuned model beats chance on English
+    en = [r.main_score for r in cls_records if r.language == "en"]
+    assert max(en) > 0.75
+    # every produced checkpoint is pinned with its lineage
+    produced = Lock.load(results / "checkpoints.lock")
+    assert len(produced.entries) == 5
+    assert {e.lineage.phase for e in produced.entries.values()} == {"intermediate", "target"}
+
+    again = make_runner(tiny_tasks, results)
+    report2 = again.run()
+    assert report2.ran == []
+    assert again.features.built == 0  # nothing tokenised on a re-run
+
+
+def test_only_and_force_rerun_just_the_selected_cells(tiny_tasks: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    make_runner(tiny_tasks, results).run()
+    rerun = make_runner(tiny_tasks, results, only="none/seed0 evaluate:tiny_ret/test/de", force=True).run()
+    assert rerun.ran == ["tiny-bert+none/seed0 evaluate:tiny_ret/test/de"]
+
+
+def _run_cli(tasks: Path, results: Path, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, **env_extra}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            str(tasks / "grids" / "tiny.yaml"),
+            "--results",
+            str(results),
+            "--lock",
+            str(results.parent / "checkpoints.lock"),
+            "--tasks-dir",
+            str(tasks),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize("kill_after", [1, 4, 9])
+def test_resume_after_sigkill(tiny_tasks: Path, tmp_path: Path, kill_after: int) -> None:
+    clean = tmp_path / "clean" / "results"
+    clean.parent.mkdir()
+    assert _run_cli(tiny_tasks, clean, {}).returncode == 0
+
+    results = tmp_path / "killed" / "results"
+    results.parent.mkdir()
+    killed = _run_cli(tiny_tasks, results, {"HARNESS_TEST_KILL_AFTER_CELLS": str(kill_after)})
+    assert killed.returncode == -signal.SIGKILL
+    resumed = _run_cli(tiny_tasks, results, {})
+    assert resumed.returncode == 0, resumed.stderr
+    ran = int(resumed.stdout.split(" cells ran")[0].rsplit(" ", 1)[-1])
+    assert ran == 17 - kill_after  # every cell exactly once across the two runs
+    assert scores_of(results) == scores_of(clean)
+    leftovers = [
+        p
+        for p in results.rglob("*")
+        if p.name.startswith(".") and (p.name.endswith(".tmp") or ".build-" in p.name)
+    ]
+    assert leftovers == []
+    record_files = sorted(p.relative_to(results) for p in (results / "records").rglob("*.json"))
+    assert record_files == sorted(p.relative_to(clean) for p in (clean / "records").rglob("*.json"))
+
+
+def test_runner_refuses_a_tampered_base_model(tiny_tasks: Path, tmp_path: Path, tiny_model: Path) -> None:
+    import shutil
+
+    from harness.errors import LockMismatch
+
+    model = tmp_path / "model-copy"
+    shutil.copytree(tiny_model, model)
+    grid = tiny_tasks / "grids" / "tiny.yaml"
+    grid.write_text(grid.read_text().replace(str(tiny_model), str(model)))
+    results = tmp_path / "results"
+    runner = make_runner(tiny_tasks, results, only="tiny_ret/test/de")
+    runner.run()  # pins the base model on first use
+    lock = json.loads((tmp_path / "checkpoints.lock").read_text())
+    assert "tiny-bert" in lock["checkpoints"]
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\x00\x00\x00\x00")
+    with pytest.raises(LockMismatch):
+        make_runner(tiny_tasks, results, only="tiny_ret/test/fr").run()
