@@ -1,14 +1,18 @@
 """Evaluation throughput: the harness's classification path against ``transformers.pipeline``.
 
 Both paths run the same model object (the embedded multilingual-e5-small encoder with a seeded random
-7-label head) over the same SIB-200 test sentences, in one process, on CPU. "Ours" is what the runner
-does per evaluation cell: ``KIND.features`` (tokenise, truncate to 128) then ``KIND.predict``
-(length-bucketed, dynamically padded batches of 64 under ``torch.inference_mode``), one language at a
-time; tokenisation and prediction are timed together. The baseline is
-``pipeline("text-classification", batch_size=32, truncation=True, max_length=128)`` over the raw texts
-in the same order.
+7-label head) over the same SIB-200 test sentences, in one process, on CPU.
 
-    HF_HUB_OFFLINE=1 python benchmarks/eval_throughput.py [--languages en de ...] [--repeat 3] [--bf16] [--json]
+* "ours" is what the runner does per evaluation cell: ``KIND.features`` (tokenise, truncate to 128)
+  then ``KIND.predict`` (length-bucketed, dynamically padded batches of 64 under
+  ``torch.inference_mode``), one language at a time; tokenisation and prediction are timed together.
+* "pipeline" is ``pipeline("text-classification", batch_size=32, truncation=True, max_length=128)``
+  over the raw texts of all languages, in the same order.
+
+Timed runs alternate between the paths (ours, pipeline, ours, ...) so that load from other processes
+falls on both; with ``--repeat N`` the median run is reported.
+
+    HF_HUB_OFFLINE=1 python benchmarks/eval_throughput.py [--languages en de] [--repeat 3] [--bf16] [--json]
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from transformers import pipeline
 
 from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import TaskSpec
-from harness.data.loaders import RowSet, load_rows
+from harness.data import loaders
 from harness.kinds.base import length_bucketed_batches
 from harness.kinds.classification import KIND
 from harness.models.embedded import materialize_embedded
@@ -50,21 +54,33 @@ SEED = 0
 
 
 @dataclass
-class Timing:
-    """One path's figures over the whole example set."""
+class Run:
+    """One timed pass over every example."""
+
+    predicted: list[int]
+    seconds: float
+    tokenise_seconds: float | None = None
+
+
+@dataclass
+class Figures:
+    """One path's figures over the whole example set (median run)."""
 
     seconds: float
     runs: list[float]
     examples_per_s: float
     tokens_per_s: float
     padded_tokens: int
-    """Token positions the model actually computed (rows × longest row, summed over batches)."""
+    """Token positions the model computed: rows × longest row, summed over batches."""
+    tokenise_seconds: float | None
+    """Of ``seconds``, the time spent in ``KIND.features`` (ours only)."""
 
 
 # --------------------------------------------------------------------------- setup
 
 
-def load_task(languages: Sequence[str] | None) -> tuple[TaskSpec, list[RowSet]]:
+def load_task(languages: Sequence[str] | None) -> tuple[TaskSpec, dict[str, datasets.Dataset]]:
+    """The task and its test rows per language, in the order asked for."""
     catalogue = Catalogue.load(REPO_ROOT / "tasks")
     task = catalogue.task(TASK)
     base_dir = catalogue.task_path(TASK).parent
@@ -72,8 +88,9 @@ def load_task(languages: Sequence[str] | None) -> tuple[TaskSpec, list[RowSet]]:
     unknown = sorted(set(chosen) - set(task.languages))
     if unknown:
         raise SystemExit(f"unknown languages for {TASK}: {unknown}; choose from {task.languages}")
-    rowsets = [load_rows(task, split="test", language=lang, base_dir=base_dir) for lang in chosen]
-    return task, rowsets
+    return task, {
+        lang: loaders.load_rows(task, split="test", language=lang, base_dir=base_dir).rows for lang in chosen
+    }
 
 
 def load_model(task: TaskSpec) -> tuple[torch.nn.Module, Any]:
@@ -112,17 +129,21 @@ def run_ours(
     task: TaskSpec,
     languages: Sequence[datasets.Dataset],
     precision: str,
-) -> list[int]:
-    """Predicted label indices, in row order, through ``features`` + ``predict`` per language."""
+) -> Run:
+    """Label indices in row order through ``features`` + ``predict``, one call per language."""
     labels = task.labels or []
     predicted: list[int] = []
+    tokenise = 0.0
+    start = time.perf_counter()
     for rows in languages:
+        tokenise_start = time.perf_counter()
         features = KIND.features(rows, tokenizer, task, max_length=MAX_LENGTH)
+        tokenise += time.perf_counter() - tokenise_start
         predictions = KIND.predict(
             model, features, rows, task, tokenizer, batch_size=OUR_BATCH, precision=precision
         )
         predicted.extend(labels.index(p.prediction) for p in predictions)
-    return predicted
+    return Run(predicted, time.perf_counter() - start, tokenise)
 
 
 def make_pipeline(model: torch.nn.Module, tokenizer: Any) -> Any:
@@ -137,25 +158,33 @@ def make_pipeline(model: torch.nn.Module, tokenizer: Any) -> Any:
     )
 
 
-def run_pipeline(classifier: Any, task: TaskSpec, texts: Sequence[str]) -> list[int]:
+def run_pipeline(classifier: Any, task: TaskSpec, texts: Sequence[str]) -> Run:
     labels = task.labels or []
-    return [labels.index(out["label"]) for out in classifier(list(texts))]
+    start = time.perf_counter()
+    predicted = [labels.index(out["label"]) for out in classifier(list(texts))]
+    return Run(predicted, time.perf_counter() - start)
 
 
-def timed(fn: Callable[[], list[int]], repeat: int) -> tuple[list[int], list[float]]:
-    """The result of the last run and the wall time of every run."""
-    runs: list[float] = []
-    result: list[int] = []
+def alternate(paths: dict[str, Callable[[], Run]], repeat: int) -> dict[str, list[Run]]:
+    """Run every path ``repeat`` times, round-robin, so background load falls on all of them."""
+    runs: dict[str, list[Run]] = {name: [] for name in paths}
     for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        runs.append(time.perf_counter() - start)
-    return result, runs
+        for name, path in paths.items():
+            runs[name].append(path())
+    return runs
 
 
-def summarise(runs: list[float], examples: int, tokens: int, padded: int) -> Timing:
-    seconds = statistics.median(runs)
-    return Timing(seconds, runs, examples / seconds, tokens / seconds, padded)
+def summarise(runs: Sequence[Run], examples: int, tokens: int, padded: int) -> Figures:
+    seconds = statistics.median(run.seconds for run in runs)
+    tokenise = [run.tokenise_seconds for run in runs if run.tokenise_seconds is not None]
+    return Figures(
+        seconds=seconds,
+        runs=[round(run.seconds, 3) for run in runs],
+        examples_per_s=examples / seconds,
+        tokens_per_s=tokens / seconds,
+        padded_tokens=padded,
+        tokenise_seconds=statistics.median(tokenise) if tokenise else None,
+    )
 
 
 def agreement(a: Sequence[int], b: Sequence[int]) -> float:
@@ -172,45 +201,55 @@ def peak_rss_mib() -> float:
 
 def benchmark(languages: Sequence[str] | None, repeat: int, bf16: bool) -> dict[str, Any]:
     wall_start = time.perf_counter()
-    task, rowsets = load_task(languages)
+    task, by_language = load_task(languages)
     model, tokenizer = load_model(task)
-    texts = [text for rowset in rowsets for text in rowset.rows["text"]]
-    lengths = [token_lengths(tokenizer, rowset.rows["text"]) for rowset in rowsets]
+    parts = list(by_language.values())
+    texts = [text for rows in parts for text in rows["text"]]
+    lengths = [token_lengths(tokenizer, rows["text"]) for rows in parts]
     flat_lengths = [n for per_language in lengths for n in per_language]
     examples, tokens = len(texts), sum(flat_lengths)
     classifier = make_pipeline(model, tokenizer)
+    rss_after_setup = peak_rss_mib()
 
-    parts = [rowset.rows for rowset in rowsets]
+    precisions = ["fp32", "bf16"] if bf16 else ["fp32"]
     warm = [parts[0].select(range(min(WARMUP_ROWS, len(parts[0]))))]
-    run_ours(model, tokenizer, task, warm, "fp32")
+    for precision in precisions:
+        run_ours(model, tokenizer, task, warm, precision)
     run_pipeline(classifier, task, texts[:WARMUP_ROWS])
 
-    ours_pred, ours_runs = timed(lambda: run_ours(model, tokenizer, task, parts, "fp32"), repeat)
-    pipe_pred, pipe_runs = timed(lambda: run_pipeline(classifier, task, texts), repeat)
-    ours = summarise(ours_runs, examples, tokens, padded_ours(lengths))
-    pipe = summarise(pipe_runs, examples, tokens, padded_pipeline(flat_lengths))
+    paths: dict[str, Callable[[], Run]] = {
+        "ours": lambda: run_ours(model, tokenizer, task, parts, "fp32"),
+        "pipeline": lambda: run_pipeline(classifier, task, texts),
+    }
+    if bf16:
+        paths["ours_bf16"] = lambda: run_ours(model, tokenizer, task, parts, "bf16")
+    runs = alternate(paths, repeat)
+    padded = {"ours": padded_ours(lengths), "pipeline": padded_pipeline(flat_lengths)}
+    padded["ours_bf16"] = padded["ours"]
+    figures = {name: summarise(r, examples, tokens, padded[name]) for name, r in runs.items()}
 
     report: dict[str, Any] = {
         "task": TASK,
-        "languages": [r.language for r in rowsets],
+        "languages": list(by_language),
         "examples": examples,
         "tokens": tokens,
         "repeat": repeat,
-        "ratio": ours.examples_per_s / pipe.examples_per_s,
-        "agreement": agreement(ours_pred, pipe_pred),
-        "ours": asdict(ours),
-        "pipeline": asdict(pipe),
+        "ratio": figures["ours"].examples_per_s / figures["pipeline"].examples_per_s,
+        "agreement": agreement(runs["ours"][-1].predicted, runs["pipeline"][-1].predicted),
+        **{name: asdict(f) for name, f in figures.items()},
     }
     if bf16:
-        run_ours(model, tokenizer, task, warm, "bf16")
-        bf16_pred, bf16_runs = timed(lambda: run_ours(model, tokenizer, task, parts, "bf16"), repeat)
-        report["ours_bf16"] = asdict(summarise(bf16_runs, examples, tokens, padded_ours(lengths)))
-        report["bf16_agreement_with_fp32"] = agreement(bf16_pred, ours_pred)
+        report["bf16_ratio_to_fp32"] = figures["ours_bf16"].examples_per_s / figures["ours"].examples_per_s
+        report["bf16_agreement_with_fp32"] = agreement(
+            runs["ours_bf16"][-1].predicted, runs["ours"][-1].predicted
+        )
+    report["peak_rss_after_setup_mib"] = rss_after_setup
     report["peak_rss_mib"] = peak_rss_mib()
     report["wall_s"] = time.perf_counter() - wall_start
     report["environment"] = {
         "torch": torch.__version__,
         "transformers": transformers.__version__,
+        "datasets": datasets.__version__,
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -223,20 +262,28 @@ def print_table(report: dict[str, Any]) -> None:
         f"{report['task']} test, {len(report['languages'])} languages, {report['examples']} examples, "
         f"{report['tokens']} tokens, median of {report['repeat']}"
     )
-    print(f"{'path':<22}{'seconds':>9}{'examples/s':>12}{'tokens/s':>11}{'padded tokens':>15}")
-    rows = [("ours fp32 (bs 64)", report["ours"]), ("pipeline (bs 32)", report["pipeline"])]
-    if "ours_bf16" in report:
-        rows.append(("ours bf16 (bs 64)", report["ours_bf16"]))
-    for name, t in rows:
+    print(
+        f"{'path':<20}{'seconds':>9}{'of which tok.':>15}{'examples/s':>12}{'tokens/s':>10}{'padded tok.':>13}"
+    )
+    names = {"ours": "ours fp32 (bs 64)", "pipeline": "pipeline (bs 32)", "ours_bf16": "ours bf16 (bs 64)"}
+    for key, name in names.items():
+        if key not in report:
+            continue
+        f = report[key]
+        tokenise = "" if f["tokenise_seconds"] is None else f"{f['tokenise_seconds']:.2f}"
         print(
-            f"{name:<22}{t['seconds']:>9.2f}{t['examples_per_s']:>12.1f}"
-            f"{t['tokens_per_s']:>11.0f}{t['padded_tokens']:>15}"
+            f"{name:<20}{f['seconds']:>9.2f}{tokenise:>15}{f['examples_per_s']:>12.1f}"
+            f"{f['tokens_per_s']:>10.0f}{f['padded_tokens']:>13}"
         )
     print(f"ratio (ours / pipeline examples/s): {report['ratio']:.2f}x")
     print(f"argmax agreement ours vs pipeline:  {report['agreement']:.4f}")
     if "bf16_agreement_with_fp32" in report:
+        print(f"bf16 / fp32 throughput:             {report['bf16_ratio_to_fp32']:.2f}x")
         print(f"argmax agreement bf16 vs fp32:      {report['bf16_agreement_with_fp32']:.4f}")
-    print(f"peak RSS: {report['peak_rss_mib']:.0f} MiB   wall: {report['wall_s']:.1f} s")
+    print(
+        f"peak RSS: {report['peak_rss_mib']:.0f} MiB "
+        f"(after setup {report['peak_rss_after_setup_mib']:.0f} MiB)   wall: {report['wall_s']:.1f} s"
+    )
 
 
 def quiet() -> None:
@@ -247,7 +294,7 @@ def quiet() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--languages", nargs="+", help="SIB-200 languages (default: all 12 of the task)")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per path; the median is reported")
     parser.add_argument("--bf16", action="store_true", help="also time our path with precision=bf16")

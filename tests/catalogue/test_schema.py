@@ -92,7 +92,7 @@ def test_group_and_grid_cross_checks(tmp_path: Path) -> None:
     grid = write(
         tmp_path,
         "grids/g.yaml",
-        "name: g\nmodels: [{name: m, source: /nowhere}]\nintermediate: [{name: none}]\ntargets: [toy, tyo]\n",
+        "name: g\nmodels: [{name: m, source: 'hub:org/m'}]\nintermediate: [{name: none}]\ntargets: [toy, tyo]\n",
     )
     with pytest.raises(HarnessError, match=r"g.yaml:4: targets.1: unknown task 'tyo'"):
         Catalogue.load(tmp_path).grid(str(grid))
@@ -105,7 +105,7 @@ def test_grid_source_language_must_exist(tmp_path: Path) -> None:
     grid = write(
         tmp_path,
         "grids/g.yaml",
-        "name: g\nmodels: [{name: m, source: /nowhere}]\n"
+        "name: g\nmodels: [{name: m, source: 'embedded:me5-small'}]\n"
         "intermediate:\n  - {name: x, task: toy, source_lang: fr, source_type: translated}\ntargets: [toy]\n",
     )
     with pytest.raises(HarnessError, match="has no source language 'fr'") as info:
@@ -149,3 +149,11 @@ def test_missing_grid_file_and_debug_traceback(tmp_path: Path) -> None:
         [*base, "--debug", "plan", str(tmp_path / "none.yaml")], capture_output=True, text=True
     )
     assert "Traceback" in proc.stderr
+
+
+def test_grid_model_path_must_exist(tmp_path: Path) -> None:
+    write(tmp_path, "toy.yaml", GOOD)
+    grid = write(tmp_path, "grids/g.yaml", "name: g\nmodels:\n  - {name: m, source: /nowhere/model}\n"
+                 "intermediate: [{name: none}]\ntargets: [toy]\n")
+    with pytest.raises(HarnessError, match=r"g.yaml:3: models.0.source: model path '/nowhere/model' does not exist"):
+        Catalogue.load(tmp_path).grid(str(grid))
