@@ -150,7 +150,6 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
             task["role"],
             str(len(task["languages"])),
             splits,
-            task["source"],
         )
     console.print(table)
     return 0

@@ -272,10 +272,15 @@ class Catalogue:
     def check_grid(self, grid: GridSpec, path: Path) -> None:
         _, lines = load_with_lines(path)
         for i, model in enumerate(grid.models):
-            if not model.source.startswith(("embedded:", "hub:")) and not Path(model.source).expanduser().exists():
+            if (
+                not model.source.startswith(("embedded:", "hub:"))
+                and not Path(model.source).expanduser().exists()
+            ):
                 raise HarnessError(
                     f"model path {model.source!r} does not exist (use a folder, hub:ORG/NAME[@REV] or embedded:NAME)",
-                    file=path, line=line_of(lines, ("models", i, "source")), field=f"models.{i}.source",
+                    file=path,
+                    line=line_of(lines, ("models", i, "source")),
+                    field=f"models.{i}.source",
                 )
         for i, name in enumerate(grid.targets):
             if name not in self.tasks:

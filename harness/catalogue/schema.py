@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from harness.catalogue.languages import is_known_language
 
-DatasetFormat = Literal["hub", "tsv", "csv", "jsonl", "squad_json", "conllu", "builtin", "parallel_text"]
+DatasetFormat = Literal[
+    "hub", "tsv", "csv", "jsonl", "squad_json", "conllu", "conll_tags", "builtin", "parallel_text"
+]
 
 
 class Strict(BaseModel):
@@ -23,6 +25,7 @@ class HubSource(Strict):
     split: str = "{split}"
     revision: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)  # hub column -> the file layout's column
+    split_names: dict[str, str] = Field(default_factory=dict)  # {split} on the hub, e.g. dev -> validation
 
 
 class DatasetSpec(Strict):
@@ -44,6 +47,7 @@ class DatasetSpec(Strict):
     fieldnames: list[str] | None = None
     delimiter: str | None = None
     quoting: Literal["none", "minimal"] = "none"
+    token_prefix: str | None = None  # conll_tags: strip e.g. "{lang}:" from tokens (XTREME's PAN-X files)
     license: str | None = None
     citation: str | None = None
 
@@ -64,11 +68,13 @@ class DatasetSpec(Strict):
 
 
 class SplitRef(Strict):
-    """A training or selection split: which dataset split, in which language."""
+    """A training or selection split: which dataset split, in which language, optionally from another
+    dataset (XNLI trains on MNLI, XQuAD and MLQA on SQuAD)."""
 
     split: str
     language: str = "en"
     limit: int | None = Field(default=None, ge=1)
+    dataset: DatasetSpec | None = None
 
 
 class EvalSplit(Strict):

@@ -92,3 +92,38 @@ def read_parallel_text(source: Path, target: Path) -> list[dict[str, Any]]:
         {"id": str(i), "source": s.strip(), "target": t.strip()}
         for i, (s, t) in enumerate(zip(src, tgt, strict=True))
     ]
+
+
+def read_conll_tags(
+    path: Path, delimiter: str | None = None, token_prefix: str | None = None
+) -> list[dict[str, Any]]:
+    """``token<sep>tag`` per line, a blank line between sentences (XTREME's tagging files, MasakhaNER,
+    CoNLL-2002/2003 with the tag in the last column). ``-DOCSTART-`` lines are skipped."""
+    rows: list[dict[str, Any]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+
+    def flush() -> None:
+        if tokens:
+            rows.append({"id": f"{path.stem}-{len(rows)}", "tokens": list(tokens), "tags": list(tags)})
+        tokens.clear()
+        tags.clear()
+
+    with path.open(encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                flush()
+                continue
+            cols = line.split(delimiter) if delimiter else line.split()
+            if cols[0] == "-DOCSTART-":
+                continue
+            if len(cols) < 2:
+                raise HarnessError("expected a token and a tag", file=path, line=number)
+            token = cols[0]
+            if token_prefix and token.startswith(token_prefix):
+                token = token[len(token_prefix) :]
+            tokens.append(token)
+            tags.append(cols[-1])
+    flush()
+    return rows

@@ -43,12 +43,13 @@ class RowSet:
         return len(self.rows)
 
 
-def _fill(template: str, dataset: DatasetSpec, split: str, language: str) -> str:
+def _fill(template: str, dataset: DatasetSpec, split: str, language: str, *, hub: bool = False) -> str:
+    names = dataset.hub.split_names if (hub and dataset.hub) else dataset.split_names
     return template.format(
         data_dir=str(default_data_dir()),
         lang=language,
         code=dataset.code_for(language),
-        split=dataset.split_names.get(split, split),
+        split=names.get(split, split),
     )
 
 
@@ -86,11 +87,12 @@ def plan_source(dataset: DatasetSpec, split: str, language: str, base_dir: Path)
             )
     hub = dataset.hub
     assert hub is not None
-    ident = f"hub:{hub.path}|{_fill(hub.name or '', dataset, split, language)}|{_fill(hub.split, dataset, split, language)}|{hub.revision}"
+    name = _fill(hub.name or "", dataset, split, language, hub=True)
+    ident = f"hub:{hub.path}|{name}|{_fill(hub.split, dataset, split, language, hub=True)}|{hub.revision}"
     return SourcePlan("hub", identity=hashlib.sha256(ident.encode()).hexdigest())
 
 
-def _load_local(dataset: DatasetSpec, files: tuple[Path, ...]) -> datasets.Dataset:
+def _load_local(dataset: DatasetSpec, files: tuple[Path, ...], language: str) -> datasets.Dataset:
     fmt = dataset.format
     path = files[0]
     if fmt in ("tsv", "csv"):
@@ -101,6 +103,9 @@ def _load_local(dataset: DatasetSpec, files: tuple[Path, ...]) -> datasets.Datas
         return datasets.Dataset.from_list(formats.read_squad_json(path))
     if fmt == "conllu":
         return datasets.Dataset.from_list(formats.read_conllu(path))
+    if fmt == "conll_tags":
+        prefix = dataset.token_prefix.format(lang=language) if dataset.token_prefix else None
+        return datasets.Dataset.from_list(formats.read_conll_tags(path, dataset.delimiter, prefix))
     if fmt == "parallel_text":
         if len(files) != 2:
             raise HarnessError(
@@ -141,8 +146,8 @@ def _load_hub(dataset: DatasetSpec, split: str, language: str) -> datasets.Datas
     try:
         return datasets.load_dataset(
             hub.path,
-            _fill(hub.name, dataset, split, language) if hub.name else None,
-            split=_fill(hub.split, dataset, split, language),
+            _fill(hub.name, dataset, split, language, hub=True) if hub.name else None,
+            split=_fill(hub.split, dataset, split, language, hub=True),
             revision=hub.revision,
         )
     except Exception as exc:  # the hub raises many types; the user needs one line
@@ -171,10 +176,11 @@ def load_rows(
         rows = datasets.Dataset.from_list(load_builtin(dataset.builtin, language, split))
         origin = f"builtin:{dataset.builtin}"
     elif plan.origin == "local":
-        rows = _load_local(dataset, plan.files)
+        rows = _load_local(dataset, plan.files, language)
         origin = "local:" + ",".join(str(f) for f in plan.files)
     else:
         rows = _load_hub(dataset, split, language)
+        rows = _class_labels_as_names(rows)
         if dataset.hub.columns:
             rows = rows.rename_columns(dataset.hub.columns)
         origin = f"hub:{dataset.hub.path}"
@@ -191,6 +197,27 @@ def load_rows(
         f"{plan.identity}|{limit}|{sorted(task.columns.items())}".encode()
     ).hexdigest()
     return RowSet(task.name, split, language, rows, fingerprint, origin)
+
+
+def _class_labels_as_names(rows: datasets.Dataset) -> datasets.Dataset:
+    """Hub datasets store labels as ClassLabel ints; tasks name them, as local files do."""
+    for name, feature in rows.features.items():
+        if isinstance(feature, datasets.ClassLabel):
+            names = feature.names
+            rows = rows.cast_column(name, datasets.Value("int64"))
+            rows = rows.map(lambda b, n=name, ns=names: {n: [ns[i] for i in b[n]]}, batched=True)
+        elif isinstance(feature, datasets.Sequence | list) and isinstance(
+            getattr(feature, "feature", None) or (feature[0] if isinstance(feature, list) else None),
+            datasets.ClassLabel,
+        ):
+            inner = feature.feature if isinstance(feature, datasets.Sequence) else feature[0]
+            names = inner.names
+            rows = rows.map(
+                lambda b, n=name, ns=names: {n: [[ns[i] for i in seq] for seq in b[n]]},
+                batched=True,
+                features=None,
+            )
+    return rows
 
 
 def _apply_columns(task: TaskSpec, rows: datasets.Dataset, origin: str) -> datasets.Dataset:

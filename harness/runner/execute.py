@@ -195,6 +195,9 @@ class GridRunner:
             limit=limit,
         )
 
+    def _split_ref_rows(self, task: TaskSpec, ref: Any) -> RowSet:
+        return self._rows(task, ref.split, ref.language, dataset=ref.dataset, limit=ref.limit)
+
     def _features(
         self, rows: RowSet, tokenizer: Any, folder: Path, task: TaskSpec, max_length: int
     ) -> datasets.Dataset:
@@ -223,17 +226,13 @@ class GridRunner:
         if cell.phase == "intermediate":
             cond = self.plan.condition(cell.condition)
             hp = hyperparameters(task, self.plan.grid.intermediate_training, model_spec)
-            train = self._rows(task, task.train.split, cond.source_lang or "en")
+            train = self._rows(task, task.train.split, cond.source_lang or "en", dataset=task.train.dataset)
             train.rows = select_by_size(train.rows, cond.size, f"{task.name} in {cond.source_lang}")
             dev = None
         else:
             hp = hyperparameters(task, self.plan.grid.training, model_spec)
-            train = self._rows(task, task.train.split, task.train.language, limit=task.train.limit)
-            dev = (
-                self._rows(task, task.dev.split, task.dev.language, limit=task.dev.limit)
-                if task.dev
-                else None
-            )
+            train = self._split_ref_rows(task, task.train)
+            dev = self._split_ref_rows(task, task.dev) if task.dev else None
         features = self._features(train, tokenizer, parent, task, hp.max_length)
         torch.manual_seed(cell.seed)
         model = kind.load_model(str(parent), task, allow_pickle=model_spec.allow_pickle)
@@ -319,7 +318,7 @@ class GridRunner:
         training = _read_json(folder / "training.json")
         train_rows = None
         if task.train is not None:
-            train_rows = self._rows(task, task.train.split, task.train.language, limit=task.train.limit).rows
+            train_rows = self._split_ref_rows(task, task.train).rows
         for cell in cells:
             started = time.perf_counter()
             split = task.split_named(cell.split or "")

@@ -124,7 +124,7 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                         "version": task.version,
                         "source_lang": cond.source_lang,
                         "size": cond.size,
-                        "data": data_id(task, task.train.split, cond.source_lang),
+                        "data": data_id(task, task.train.split, cond.source_lang, dataset=task.train.dataset),
                         "hp": hp.model_dump(),
                         "seed": seed,
                     }
@@ -170,9 +170,19 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                             "task": target.name,
                             "version": target.version,
                             "train": data_id(
-                                target, target.train.split, target.train.language, target.train.limit
+                                target,
+                                target.train.split,
+                                target.train.language,
+                                target.train.limit,
+                                target.train.dataset,
                             ),
-                            "dev": data_id(target, target.dev.split, target.dev.language, target.dev.limit)
+                            "dev": data_id(
+                                target,
+                                target.dev.split,
+                                target.dev.language,
+                                target.dev.limit,
+                                target.dev.dataset,
+                            )
                             if target.dev
                             else None,
                             "hp": hp.model_dump(),

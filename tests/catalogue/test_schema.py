@@ -153,7 +153,13 @@ def test_missing_grid_file_and_debug_traceback(tmp_path: Path) -> None:
 
 def test_grid_model_path_must_exist(tmp_path: Path) -> None:
     write(tmp_path, "toy.yaml", GOOD)
-    grid = write(tmp_path, "grids/g.yaml", "name: g\nmodels:\n  - {name: m, source: /nowhere/model}\n"
-                 "intermediate: [{name: none}]\ntargets: [toy]\n")
-    with pytest.raises(HarnessError, match=r"g.yaml:3: models.0.source: model path '/nowhere/model' does not exist"):
+    grid = write(
+        tmp_path,
+        "grids/g.yaml",
+        "name: g\nmodels:\n  - {name: m, source: /nowhere/model}\n"
+        "intermediate: [{name: none}]\ntargets: [toy]\n",
+    )
+    with pytest.raises(
+        HarnessError, match=r"g.yaml:3: models.0.source: model path '/nowhere/model' does not exist"
+    ):
         Catalogue.load(tmp_path).grid(str(grid))
