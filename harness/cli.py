@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from harness.errors import HarnessError, ValidationErrors
 
@@ -79,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("source", help="embedded:NAME, hub:ORG/NAME[@REV] or a folder")
     add.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
     add.add_argument("--allow-pickle", action="store_true")
+
+    score = sub.add_parser("score", help="score an XTREME submission folder as the official evaluate.py")
+    score.add_argument("pred_dir", type=Path, help="submission: <task>/test-<lang>.tsv|json")
+    score.add_argument("label_dir", type=Path, help="gold labels in the same layout")
+    score.add_argument("--json", action="store_true", help='print {"overall": ..., "detailed": ...}')
+
+    export = sub.add_parser("export", help="write stored predictions as a benchmark submission")
+    export_sub = export.add_subparsers(dest="export_command", required=True, parser_class=_Parser)
+    xtreme = export_sub.add_parser("xtreme", help="the official XTREME submission layout")
+    xtreme.add_argument("results", type=Path, help="the results folder")
+    xtreme.add_argument("out_dir", type=Path)
+    xtreme.add_argument("--checkpoint", default=None, help="checkpoint name (needed when there are several)")
+    xtreme.add_argument("--seed", type=int, default=None, help="seed (needed when there are several)")
     return parser
 
 
@@ -273,6 +287,59 @@ def cmd_lock_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score_task_table(task: str, scores: dict) -> Table:
+    metrics = [m for m, v in scores.items() if isinstance(v, dict)]
+    table = Table(title=f"{task}: task score {scores['avg_metric']:.2f}")
+    table.add_column("language")
+    for metric in metrics:
+        table.add_column(metric, justify="right")
+    for lang in scores[metrics[0]] if metrics else []:
+        table.add_row(lang, *[f"{scores[m][lang]:.2f}" for m in metrics])
+    table.add_row("average", *[f"{scores[f'avg_{m}']:.2f}" for m in metrics], style="bold")
+    return table
+
+
+def _score_overall_table(overall: dict) -> Table:
+    table = Table(title="XTREME overall", caption="a group needs all its tasks; all_task all nine")
+    table.add_column("score")
+    table.add_column("value", justify="right")
+    for name, value in overall.items():
+        table.add_row(name, f"{value:.2f}")
+    if not overall:
+        table.add_row("(no complete group)", "—")
+    return table
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from harness.scoring.xtreme import score_submission
+
+    overall, detailed = score_submission(args.pred_dir, args.label_dir)
+    if args.json:
+        print(json.dumps({"overall": overall, "detailed": detailed}, indent=2, ensure_ascii=False))
+        return 0
+    if not detailed:
+        console.print("no XTREME task folder is in both the submission and the label folder", markup=False)
+    for task, scores in detailed.items():
+        console.print(_score_task_table(task, scores))
+    console.print(_score_overall_table(overall))
+    return 0
+
+
+def cmd_export_xtreme(args: argparse.Namespace) -> int:
+    from harness.results.store import ResultsStore
+    from harness.scoring.export import export_xtreme, select_xtreme_records
+
+    selected = select_xtreme_records(ResultsStore(args.results), args.checkpoint, args.seed)
+    written = export_xtreme(selected, args.out_dir)
+    record = selected[0][0]
+    console.print(
+        f"wrote {len(written)} files for {record.checkpoint.name} seed {record.seed} to {args.out_dir} "
+        f"(score with: harness score {args.out_dir} LABEL_DIR)",
+        markup=False,
+    )
+    return 0
+
+
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("run", None): cmd_run,
     ("plan", None): cmd_plan,
@@ -282,6 +349,8 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("report", None): cmd_report,
     ("lock", "verify"): cmd_lock_verify,
     ("lock", "add"): cmd_lock_add,
+    ("score", None): cmd_score,
+    ("export", "xtreme"): cmd_export_xtreme,
 }
 
 
