@@ -187,6 +187,11 @@ def summarise(runs: Sequence[Run], examples: int, tokens: int, padded: int) -> F
     )
 
 
+def paired_ratios(baseline: Sequence[Run], candidate: Sequence[Run]) -> list[float]:
+    """Speed-up of ``candidate`` over ``baseline`` in each round; back-to-back runs see similar load."""
+    return [round(b.seconds / c.seconds, 3) for b, c in zip(baseline, candidate, strict=True)]
+
+
 def agreement(a: Sequence[int], b: Sequence[int]) -> float:
     return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
 
@@ -235,6 +240,7 @@ def benchmark(languages: Sequence[str] | None, repeat: int, bf16: bool) -> dict[
         "tokens": tokens,
         "repeat": repeat,
         "ratio": figures["ours"].examples_per_s / figures["pipeline"].examples_per_s,
+        "ratio_per_round": paired_ratios(runs["pipeline"], runs["ours"]),
         "agreement": agreement(runs["ours"][-1].predicted, runs["pipeline"][-1].predicted),
         **{name: asdict(f) for name, f in figures.items()},
     }
@@ -275,7 +281,9 @@ def print_table(report: dict[str, Any]) -> None:
             f"{name:<20}{f['seconds']:>9.2f}{tokenise:>15}{f['examples_per_s']:>12.1f}"
             f"{f['tokens_per_s']:>10.0f}{f['padded_tokens']:>13}"
         )
-    print(f"ratio (ours / pipeline examples/s): {report['ratio']:.2f}x")
+    print(
+        f"ratio (ours / pipeline examples/s): {report['ratio']:.2f}x   per round: {report['ratio_per_round']}"
+    )
     print(f"argmax agreement ours vs pipeline:  {report['agreement']:.4f}")
     if "bf16_agreement_with_fp32" in report:
         print(f"bf16 / fp32 throughput:             {report['bf16_ratio_to_fp32']:.2f}x")

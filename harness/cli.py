@@ -181,13 +181,17 @@ def cmd_tasks_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan(args: argparse.Namespace):
+def _plan(args: argparse.Namespace, *, pin: bool = False):
     from harness.models.lockfile import Lock
+    from harness.runner.execute import pin_base_models
     from harness.runner.plan import expand
 
     catalogue = _catalogue(args)
     grid, path = catalogue.grid(args.grid)
-    return catalogue, expand(grid, path, catalogue, Lock.load(args.lock))
+    lock = Lock.load(args.lock)
+    if pin:
+        pin_base_models(grid, lock)
+    return catalogue, expand(grid, path, catalogue, lock)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -215,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.runner.executor import make_executor
 
     executor = make_executor(args.executor)
-    catalogue, plan = _plan(args)
+    catalogue, plan = _plan(args, pin=True)
     store = ResultsStore(args.results)
     with Progress(
         TextColumn("[bold]{task.description}"),

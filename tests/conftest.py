@@ -11,6 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tiny models run fastest on one thread (no OpenMP hand-offs); subprocesses inherit this.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -127,7 +129,7 @@ train: {{split: train, language: en}}
 dev: {{split: dev, language: en}}
 splits:
   - {{name: test, domain: synthetic, in_domain: true}}
-hyperparameters: {{learning_rate: 3.0e-3, epochs: 3, batch_size: 8, max_length: 32, warmup_ratio: 0.0}}
+hyperparameters: {{learning_rate: 3.0e-3, epochs: 8, batch_size: 8, max_length: 32, warmup_ratio: 0.0}}
 """,
         encoding="utf-8",
     )

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from harness.catalogue.languages import is_known_language
 
 DatasetFormat = Literal[
-    "hub", "tsv", "csv", "jsonl", "squad_json", "conllu", "conll_tags", "builtin", "parallel_text"
+    "hub", "tsv", "csv", "jsonl", "squad_json", "conllu", "conll_tags", "builtin", "parallel_text", "bucc"
 ]
 
 

@@ -62,8 +62,15 @@ def _sha256_files(paths: tuple[Path, ...]) -> str:
     return digest.hexdigest()
 
 
-def plan_source(dataset: DatasetSpec, split: str, language: str, base_dir: Path) -> SourcePlan:
+def plan_source(
+    dataset: DatasetSpec, split: str, language: str, base_dir: Path, task: TaskSpec | None = None
+) -> SourcePlan:
     """Choose local files if present, else the hub; raise a clear error when neither can serve."""
+    if dataset.format == "bucc" and task is not None:
+        from harness.data.bucc import bucc_source_files
+
+        files = bucc_source_files(task, split=split, language=language, base_dir=base_dir, dataset=dataset)
+        return SourcePlan("bucc", files, hashlib.sha256(_sha256_files(files).encode()).hexdigest())
     if dataset.format == "builtin":
         from harness.data.builtin import BUILTIN_SOURCES
 
@@ -169,7 +176,15 @@ def load_rows(
 ) -> RowSet:
     """Rows of ``split`` in ``language``, with the task's column mapping applied and an ``id`` column."""
     dataset = dataset or task.dataset
-    plan = plan_source(dataset, split, language, base_dir)
+    plan = plan_source(dataset, split, language, base_dir, task)
+    if plan.origin == "bucc":
+        from harness.data.bucc import load_bucc_rows
+
+        rows = load_bucc_rows(
+            task, split=split, language=language, base_dir=base_dir, dataset=dataset, limit=limit
+        )
+        fingerprint = hashlib.sha256(f"{plan.identity}|{limit}".encode()).hexdigest()
+        return RowSet(task.name, split, language, rows, fingerprint, f"local:{plan.files[0].parent}")
     if plan.origin == "builtin":
         from harness.data.builtin import load_builtin
 
@@ -239,5 +254,7 @@ def data_identity(
     limit: int | None = None,
 ) -> str:
     """The fingerprint ``load_rows`` would give, computed without loading (for cache keys)."""
-    plan = plan_source(dataset or task.dataset, split, language, base_dir)
+    plan = plan_source(dataset or task.dataset, split, language, base_dir, task)
+    if plan.origin == "bucc":
+        return hashlib.sha256(f"{plan.identity}|{limit}".encode()).hexdigest()
     return hashlib.sha256(f"{plan.identity}|{limit}|{sorted(task.columns.items())}".encode()).hexdigest()

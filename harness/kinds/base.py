@@ -41,6 +41,9 @@ class Baseline:
 
 
 class TaskKind(Protocol):
+    """``language`` is the ISO code of the rows being predicted or scored; kinds whose metric depends on
+    it (MLQA's answer normalisation) use it, the others ignore it."""
+
     name: str
     trains: bool
 
@@ -61,12 +64,17 @@ class TaskKind(Protocol):
         tokenizer: Any,
         batch_size: int,
         precision: str,
+        language: str | None = None,
     ) -> list[Prediction]: ...
 
     def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]: ...
 
     def baseline(
-        self, train_rows: datasets.Dataset | None, eval_rows: datasets.Dataset, task: TaskSpec
+        self,
+        train_rows: datasets.Dataset | None,
+        eval_rows: datasets.Dataset,
+        task: TaskSpec,
+        language: str | None = None,
     ) -> Baseline: ...
 
 
@@ -81,11 +89,13 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 
 def length_bucketed_batches(
-    lengths: Sequence[int], batch_size: int, token_budget: int | None = None
+    lengths: Sequence[int], batch_size: int, token_budget: int | None = None, max_padding: float = 0.1
 ) -> list[list[int]]:
     """Indices sorted by length (longest first) and cut into batches, so padding is small.
 
-    With ``token_budget``, a batch also stops growing once (batch rows × longest row) would exceed it.
+    A batch closes when it has ``batch_size`` rows, when (rows × longest row) would pass
+    ``token_budget``, or when the next row is more than ``max_padding`` shorter than the longest one
+    (on a CPU a padded token costs as much as a real one).
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
@@ -93,8 +103,9 @@ def length_bucketed_batches(
     for index in order:
         longest = lengths[current[0]] if current else lengths[index]
         too_many = len(current) >= batch_size
-        too_wide = token_budget is not None and current and (len(current) + 1) * longest > token_budget
-        if too_many or too_wide:
+        too_wide = token_budget is not None and bool(current) and (len(current) + 1) * longest > token_budget
+        too_ragged = bool(current) and lengths[index] < (1 - max_padding) * longest
+        if too_many or too_wide or too_ragged:
             batches.append(current)
             current = []
         current.append(index)
@@ -113,6 +124,7 @@ def batched_forward(
     precision: str = "fp32",
     length_column: str = "length",
     progress: Callable[[int], None] | None = None,
+    token_budget: int | None = None,
 ) -> list[np.ndarray]:
     """Run ``forward`` over length-sorted, dynamically padded batches; outputs come back in row order."""
     model.eval()
@@ -122,7 +134,8 @@ def batched_forward(
     rows = features.select_columns(columns).to_list()
     outputs: list[np.ndarray | None] = [None] * len(rows)
     with torch.inference_mode(), autocast(precision):
-        for batch_indices in length_bucketed_batches(lengths, batch_size):
+        budget = token_budget if token_budget is not None else batch_size * 32
+        for batch_indices in length_bucketed_batches(lengths, batch_size, budget):
             batch = collate([rows[i] for i in batch_indices])
             batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
             result = forward(model, batch).float().cpu().numpy()

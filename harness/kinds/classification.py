@@ -49,17 +49,12 @@ class Classification:
     def features(
         self, rows: datasets.Dataset, tokenizer: Any, task: TaskSpec, max_length: int
     ) -> datasets.Dataset:
-        pair = "text_pair" in rows.column_names
-
-        def encode(batch: dict[str, list]) -> dict[str, list]:
-            enc = tokenizer(
-                batch["text"], batch["text_pair"] if pair else None, truncation=True, max_length=max_length
-            )
-            enc["labels"] = [label_index(task, value) for value in batch["label"]]
-            enc["length"] = [len(ids) for ids in enc["input_ids"]]
-            return dict(enc)
-
-        return rows.map(encode, batched=True, remove_columns=rows.column_names, desc=f"tokenise {task.name}")
+        # One tokenizer call over plain lists: ``Dataset.map`` would hash the tokenizer closure (slow).
+        pair = list(rows["text_pair"]) if "text_pair" in rows.column_names else None
+        enc = dict(tokenizer(list(rows["text"]), pair, truncation=True, max_length=max_length))
+        enc["labels"] = [label_index(task, value) for value in rows["label"]]
+        enc["length"] = [len(ids) for ids in enc["input_ids"]]
+        return datasets.Dataset.from_dict(enc)
 
     def collator(self, tokenizer: Any) -> Any:
         pad = DataCollatorWithPadding(tokenizer)
@@ -74,6 +69,7 @@ class Classification:
         tokenizer: Any,
         batch_size: int,
         precision: str,
+        language: str | None = None,
     ) -> list[Prediction]:
         logits = batched_forward(
             model,
@@ -94,7 +90,11 @@ class Classification:
         return {"accuracy": accuracy(predictions)}
 
     def baseline(
-        self, train_rows: datasets.Dataset | None, eval_rows: datasets.Dataset, task: TaskSpec
+        self,
+        train_rows: datasets.Dataset | None,
+        eval_rows: datasets.Dataset,
+        task: TaskSpec,
+        language: str | None = None,
     ) -> Baseline:
         """Always predict the most frequent training label."""
         source = train_rows if train_rows is not None else eval_rows

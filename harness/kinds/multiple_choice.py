@@ -81,6 +81,7 @@ class MultipleChoice:
         tokenizer: Any,
         batch_size: int,
         precision: str,
+        language: str | None = None,
     ) -> list[Prediction]:
         logits = batched_forward(
             model,
@@ -100,7 +101,11 @@ class MultipleChoice:
         return {"accuracy": accuracy(predictions)}
 
     def baseline(
-        self, train_rows: datasets.Dataset | None, eval_rows: datasets.Dataset, task: TaskSpec
+        self,
+        train_rows: datasets.Dataset | None,
+        eval_rows: datasets.Dataset,
+        task: TaskSpec,
+        language: str | None = None,
     ) -> Baseline:
         """Chance: the expected accuracy of a uniform random choice."""
         chance = float(np.mean([1.0 / max(1, len(c)) for c in eval_rows["choices"]]))

@@ -108,6 +108,7 @@ class Retrieval:
         tokenizer: Any,
         batch_size: int,
         precision: str,
+        language: str | None = None,
     ) -> list[Prediction]:
         vectors = self.embed(model, features, tokenizer, task, batch_size, precision)
         n = len(rows)
@@ -121,7 +122,11 @@ class Retrieval:
         return {"accuracy": accuracy(predictions)}
 
     def baseline(
-        self, train_rows: datasets.Dataset | None, eval_rows: datasets.Dataset, task: TaskSpec
+        self,
+        train_rows: datasets.Dataset | None,
+        eval_rows: datasets.Dataset,
+        task: TaskSpec,
+        language: str | None = None,
     ) -> Baseline:
         return Baseline("random candidate", {"accuracy": 1.0 / max(1, len(eval_rows))})
 

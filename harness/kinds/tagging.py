@@ -303,6 +303,7 @@ class Tagging:
         tokenizer: Any,
         batch_size: int,
         precision: str,
+        language: str | None = None,
     ) -> list[Prediction]:
         labels = list(tag_table(task))
         logits = batched_forward(
@@ -341,7 +342,11 @@ class Tagging:
         return tagging_scores([p.label for p in predictions], [p.prediction for p in predictions])
 
     def baseline(
-        self, train_rows: datasets.Dataset | None, eval_rows: datasets.Dataset, task: TaskSpec
+        self,
+        train_rows: datasets.Dataset | None,
+        eval_rows: datasets.Dataset,
+        task: TaskSpec,
+        language: str | None = None,
     ) -> Baseline:
         """Each word form's most frequent training tag; unseen forms get the most frequent tag overall."""
         table = tag_table(task)

@@ -24,7 +24,7 @@ import datasets
 import torch
 
 from harness.catalogue.loader import Catalogue
-from harness.catalogue.schema import TaskSpec
+from harness.catalogue.schema import GridSpec, TaskSpec
 from harness.data.cache import FeatureCache, tokenizer_fingerprint
 from harness.data.loaders import RowSet, load_rows
 from harness.errors import HarnessError
@@ -62,6 +62,27 @@ def select_by_size(rows: datasets.Dataset, size: int | None, what: str) -> datas
         )
     order = sorted(range(len(rows)), key=lambda i: hashlib.sha1(str(rows[i]["id"]).encode()).hexdigest())
     return rows.select(sorted(order[:size]))
+
+
+def pin_base_models(grid: GridSpec, lock: Lock) -> dict[str, Path]:
+    """Resolve every base model, verify its pin or pin it on first use. Run this before ``expand``:
+    a base model's cache key is the digest of its pinned files."""
+    folders = {}
+    for spec in grid.models:
+        resolved = resolve_model(spec)
+        if spec.name in lock.entries:
+            lock.verify(spec.name, resolved.folder)
+        else:
+            lock.pin(
+                spec.name,
+                resolved.folder,
+                spec.source,
+                revision=resolved.revision,
+                note="pinned on first use by harness run",
+            )
+            log.info("pinned %s in %s", spec.name, lock.path)
+        folders[spec.name] = resolved.folder
+    return folders
 
 
 class GridRunner:
@@ -158,18 +179,13 @@ class GridRunner:
     def base_folder(self, model_name: str) -> Path:
         if model_name not in self._base_folders:
             spec = self.plan.model_spec(model_name)
-            resolved = resolve_model(spec)
-            if model_name in self.lock.entries:
-                self.lock.verify(model_name, resolved.folder)
-            else:
-                self.lock.pin(
-                    model_name,
-                    resolved.folder,
-                    spec.source,
-                    revision=resolved.revision,
-                    note="pinned on first use by harness run",
+            if model_name not in self.lock.entries:
+                raise HarnessError(
+                    f"base model {model_name!r} is not pinned; pin it first (harness lock add)",
+                    file=self.lock.path,
                 )
-                log.info("pinned %s in %s", model_name, self.lock.path)
+            resolved = resolve_model(spec)
+            self.lock.verify(model_name, resolved.folder)
             self._base_folders[model_name] = resolved.folder
         return self._base_folders[model_name]
 
@@ -240,8 +256,19 @@ class GridRunner:
         if dev is not None:
             dev_features = self._features(dev, tokenizer, parent, task, hp.max_length)
 
+            dev_language = task.dev.language if task.dev else None
+
             def score_dev(m: torch.nn.Module) -> float:
-                preds = kind.predict(m, dev_features, dev.rows, task, tokenizer, hp.eval_batch_size, "fp32")
+                preds = kind.predict(
+                    m,
+                    dev_features,
+                    dev.rows,
+                    task,
+                    tokenizer,
+                    hp.eval_batch_size,
+                    "fp32",
+                    language=dev_language,
+                )
                 return kind.score(preds, task)[task.metric]
 
         outcome = finetune(
@@ -335,9 +362,10 @@ class GridRunner:
                 tokenizer,
                 task.hyperparameters.eval_batch_size,
                 self.plan.grid.precision,
+                language=cell.language,
             )
             scores = kind.score(preds, task)
-            baseline = kind.baseline(train_rows, rows.rows, task)
+            baseline = kind.baseline(train_rows, rows.rows, task, language=cell.language)
             record = self._record(
                 cell, task, split, rows, scores, baseline, training, time.perf_counter() - started
             )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from harness.catalogue.loader import Catalogue
 from harness.models.lockfile import Lock
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner
+from harness.runner.execute import GridRunner, pin_base_models
 from harness.runner.plan import expand
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,11 +33,13 @@ eval_limit: 24
 
 @pytest.mark.slow
 def test_me5_small_through_all_three_phases(tmp_path: Path) -> None:
+    torch.set_num_threads(2)  # conftest sets one thread for the tiny models
     grid_path = tmp_path / "slice.yaml"
     grid_path.write_text(GRID, encoding="utf-8")
     catalogue = Catalogue.load(REPO / "tasks")
     grid, path = catalogue.grid(str(grid_path))
     lock = Lock.load(REPO / "checkpoints.lock")  # the committed pin: the runner refuses a different image
+    pin_base_models(grid, lock)
     plan = expand(grid, path, catalogue, lock)
     report = GridRunner(plan, catalogue, ResultsStore(tmp_path / "results"), lock).run()
     assert len(report.ran) == 2 + 3 + 3 * (12 + 10)

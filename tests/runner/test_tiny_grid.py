@@ -14,7 +14,7 @@ import pytest
 from harness.catalogue.loader import Catalogue
 from harness.models.lockfile import Lock
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner
+from harness.runner.execute import GridRunner, pin_base_models
 from harness.runner.plan import expand
 
 
@@ -22,6 +22,7 @@ def make_runner(tasks: Path, results: Path, **kwargs) -> GridRunner:
     catalogue = Catalogue.load(tasks)
     grid, path = catalogue.grid(str(tasks / "grids" / "tiny.yaml"))
     lock = Lock.load(results.parent / "checkpoints.lock")
+    pin_base_models(grid, lock)
     plan = expand(grid, path, catalogue, lock)
     return GridRunner(plan, catalogue, ResultsStore(results), lock, **kwargs)
 
@@ -108,14 +109,25 @@ def _run_cli(tasks: Path, results: Path, env_extra: dict[str, str]) -> subproces
     )
 
 
-@pytest.mark.parametrize("kill_after", [1, 4, 9])
-def test_resume_after_sigkill(tiny_tasks: Path, tmp_path: Path, kill_after: int) -> None:
-    clean = tmp_path / "clean" / "results"
-    clean.parent.mkdir()
-    assert _run_cli(tiny_tasks, clean, {}).returncode == 0
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> tuple[Path, Path]:
+    """The tiny grid run once without interruption: the reference for the resume tests."""
+    from conftest import write_tiny_tasks
+
+    root = tmp_path_factory.mktemp("clean")
+    tasks = write_tiny_tasks(root, tiny_model)
+    clean = root / "results"
+    assert _run_cli(tasks, clean, {}).returncode == 0
+    return tasks, clean
+
+
+@pytest.mark.parametrize("kill_after", [1, 9])
+def test_resume_after_sigkill(clean_run: tuple[Path, Path], tmp_path: Path, kill_after: int) -> None:
+    tiny_tasks, clean = clean_run
 
     results = tmp_path / "killed" / "results"
     results.parent.mkdir()
+    # the same tasks folder as the clean run: its data paths, hence its cell keys, are identical
     killed = _run_cli(tiny_tasks, results, {"HARNESS_TEST_KILL_AFTER_CELLS": str(kill_after)})
     assert killed.returncode == -signal.SIGKILL
     resumed = _run_cli(tiny_tasks, results, {})
@@ -143,8 +155,7 @@ def test_runner_refuses_a_tampered_base_model(tiny_tasks: Path, tmp_path: Path, 
     grid = tiny_tasks / "grids" / "tiny.yaml"
     grid.write_text(grid.read_text().replace(str(tiny_model), str(model)))
     results = tmp_path / "results"
-    runner = make_runner(tiny_tasks, results, only="tiny_ret/test/de")
-    runner.run()  # pins the base model on first use
+    make_runner(tiny_tasks, results, only="tiny_ret/test/de").run()  # pins the base model on first use
     lock = json.loads((tmp_path / "checkpoints.lock").read_text())
     assert "tiny-bert" in lock["checkpoints"]
     weights = model / "model.safetensors"
