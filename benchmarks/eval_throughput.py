@@ -4,7 +4,7 @@ Both paths run the same model object (the embedded multilingual-e5-small encoder
 7-label head) over the same SIB-200 test sentences, in one process, on CPU.
 
 * "ours" is what the runner does per evaluation cell: ``KIND.features`` (tokenise, truncate to 128)
-  then ``KIND.predict`` (length-bucketed, dynamically padded batches of 64 under
+  then ``KIND.predict`` (length-bucketed, dynamically padded batches of at most 64 under
   ``torch.inference_mode``), one language at a time; tokenisation and prediction are timed together.
 * "pipeline" is ``pipeline("text-classification", batch_size=32, truncation=True, max_length=128)``
   over the raw texts of all languages, in the same order.
@@ -13,6 +13,7 @@ Timed runs alternate between the paths (ours, pipeline, ours, ...) so that load 
 falls on both; with ``--repeat N`` the median run is reported.
 
     HF_HUB_OFFLINE=1 python benchmarks/eval_throughput.py [--languages en de] [--repeat 3] [--bf16] [--json]
+        [--threads 1]
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from transformers import pipeline
 from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import TaskSpec
 from harness.data import loaders
-from harness.kinds.base import length_bucketed_batches
 from harness.kinds.classification import KIND
 from harness.models.embedded import materialize_embedded
 from harness.models.loading import load_tokenizer
@@ -60,6 +60,7 @@ class Run:
     predicted: list[int]
     seconds: float
     tokenise_seconds: float | None = None
+    padded_tokens: int = 0
 
 
 @dataclass
@@ -107,17 +108,23 @@ def token_lengths(tokenizer: Any, texts: Sequence[str]) -> list[int]:
     return [len(ids) for ids in encoded["input_ids"]]
 
 
-def padded_ours(lengths_per_language: Sequence[Sequence[int]]) -> int:
-    return sum(
-        len(batch) * max(lengths[i] for i in batch)
-        for lengths in lengths_per_language
-        for batch in length_bucketed_batches(lengths, OUR_BATCH)
-    )
+class PositionCounter:
+    """Counts the token positions (rows × padded width) the model is run on, whichever path calls it."""
 
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.positions = 0
+        model.register_forward_pre_hook(self._count, with_kwargs=True)
 
-def padded_pipeline(lengths: Sequence[int]) -> int:
-    chunks = (lengths[i : i + PIPELINE_BATCH] for i in range(0, len(lengths), PIPELINE_BATCH))
-    return sum(len(chunk) * max(chunk) for chunk in chunks)
+    def _count(self, module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        if input_ids is not None:
+            self.positions += input_ids.numel()
+
+    def measure(self, path: Callable[[], Run]) -> Run:
+        before = self.positions
+        run = path()
+        run.padded_tokens = self.positions - before
+        return run
 
 
 # --------------------------------------------------------------------------- the two paths
@@ -165,16 +172,18 @@ def run_pipeline(classifier: Any, task: TaskSpec, texts: Sequence[str]) -> Run:
     return Run(predicted, time.perf_counter() - start)
 
 
-def alternate(paths: dict[str, Callable[[], Run]], repeat: int) -> dict[str, list[Run]]:
+def alternate(
+    paths: dict[str, Callable[[], Run]], repeat: int, counter: PositionCounter
+) -> dict[str, list[Run]]:
     """Run every path ``repeat`` times, round-robin, so background load falls on all of them."""
     runs: dict[str, list[Run]] = {name: [] for name in paths}
     for _ in range(repeat):
         for name, path in paths.items():
-            runs[name].append(path())
+            runs[name].append(counter.measure(path))
     return runs
 
 
-def summarise(runs: Sequence[Run], examples: int, tokens: int, padded: int) -> Figures:
+def summarise(runs: Sequence[Run], examples: int, tokens: int) -> Figures:
     seconds = statistics.median(run.seconds for run in runs)
     tokenise = [run.tokenise_seconds for run in runs if run.tokenise_seconds is not None]
     return Figures(
@@ -182,7 +191,7 @@ def summarise(runs: Sequence[Run], examples: int, tokens: int, padded: int) -> F
         runs=[round(run.seconds, 3) for run in runs],
         examples_per_s=examples / seconds,
         tokens_per_s=tokens / seconds,
-        padded_tokens=padded,
+        padded_tokens=runs[-1].padded_tokens,
         tokenise_seconds=statistics.median(tokenise) if tokenise else None,
     )
 
@@ -206,14 +215,14 @@ def peak_rss_mib() -> float:
 
 def benchmark(languages: Sequence[str] | None, repeat: int, bf16: bool) -> dict[str, Any]:
     wall_start = time.perf_counter()
+    load_start = os.getloadavg()[0]
     task, by_language = load_task(languages)
     model, tokenizer = load_model(task)
     parts = list(by_language.values())
     texts = [text for rows in parts for text in rows["text"]]
-    lengths = [token_lengths(tokenizer, rows["text"]) for rows in parts]
-    flat_lengths = [n for per_language in lengths for n in per_language]
-    examples, tokens = len(texts), sum(flat_lengths)
+    examples, tokens = len(texts), sum(token_lengths(tokenizer, texts))
     classifier = make_pipeline(model, tokenizer)
+    counter = PositionCounter(model)
     rss_after_setup = peak_rss_mib()
 
     precisions = ["fp32", "bf16"] if bf16 else ["fp32"]
@@ -228,10 +237,8 @@ def benchmark(languages: Sequence[str] | None, repeat: int, bf16: bool) -> dict[
     }
     if bf16:
         paths["ours_bf16"] = lambda: run_ours(model, tokenizer, task, parts, "bf16")
-    runs = alternate(paths, repeat)
-    padded = {"ours": padded_ours(lengths), "pipeline": padded_pipeline(flat_lengths)}
-    padded["ours_bf16"] = padded["ours"]
-    figures = {name: summarise(r, examples, tokens, padded[name]) for name, r in runs.items()}
+    runs = alternate(paths, repeat, counter)
+    figures = {name: summarise(r, examples, tokens) for name, r in runs.items()}
 
     report: dict[str, Any] = {
         "task": TASK,
@@ -258,6 +265,7 @@ def benchmark(languages: Sequence[str] | None, repeat: int, bf16: bool) -> dict[
         "datasets": datasets.__version__,
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
+        "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "python": platform.python_version(),
     }
     return report
@@ -292,6 +300,8 @@ def print_table(report: dict[str, Any]) -> None:
         f"peak RSS: {report['peak_rss_mib']:.0f} MiB "
         f"(after setup {report['peak_rss_after_setup_mib']:.0f} MiB)   wall: {report['wall_s']:.1f} s"
     )
+    env = report["environment"]
+    print(f"threads: {env['threads']} of {env['cpus']} CPUs, 1-min load average {env['load_average_1min']}")
 
 
 def quiet() -> None:
@@ -307,10 +317,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per path; the median is reported")
     parser.add_argument("--bf16", action="store_true", help="also time our path with precision=bf16")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--threads", type=int, help="torch intra-op threads for both paths (default: torch's choice)"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     quiet()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     report = benchmark(args.languages, args.repeat, args.bf16)
     if args.json:
         print(json.dumps(report, indent=2))

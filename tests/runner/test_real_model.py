@@ -33,7 +33,15 @@ eval_limit: 24
 
 @pytest.mark.slow
 def test_me5_small_through_all_three_phases(tmp_path: Path) -> None:
-    torch.set_num_threads(2)  # conftest sets one thread for the tiny models
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # conftest sets one thread for the tiny models; restored below
+    try:
+        _run_slice(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_slice(tmp_path: Path) -> None:
     grid_path = tmp_path / "slice.yaml"
     grid_path.write_text(GRID, encoding="utf-8")
     catalogue = Catalogue.load(REPO / "tasks")

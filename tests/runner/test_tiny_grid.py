@@ -112,7 +112,7 @@ def _run_cli(tasks: Path, results: Path, env_extra: dict[str, str]) -> subproces
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> tuple[Path, Path]:
     """The tiny grid run once without interruption: the reference for the resume tests."""
-    from conftest import write_tiny_tasks
+    from tiny_fixtures import write_tiny_tasks
 
     root = tmp_path_factory.mktemp("clean")
     tasks = write_tiny_tasks(root, tiny_model)
