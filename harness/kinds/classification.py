@@ -14,7 +14,7 @@ from transformers import AutoModelForSequenceClassification, DataCollatorWithPad
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
 from harness.kinds.base import Baseline, Prediction, accuracy, batched_forward
-from harness.models.loading import from_pretrained
+from harness.models.loading import from_pretrained_with_labels
 
 
 def label_index(task: TaskSpec, value: Any) -> int:
@@ -35,15 +35,8 @@ class Classification:
     trains = True
 
     def load_model(self, source: str, task: TaskSpec, **load_kwargs: Any) -> torch.nn.Module:
-        labels = task.labels or []
-        return from_pretrained(
-            AutoModelForSequenceClassification,
-            source,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)},
-            ignore_mismatched_sizes=True,
-            **load_kwargs,
+        return from_pretrained_with_labels(
+            AutoModelForSequenceClassification, source, task.labels or [], **load_kwargs
         )
 
     def features(

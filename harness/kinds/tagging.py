@@ -38,7 +38,7 @@ from transformers import AutoModelForTokenClassification
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
 from harness.kinds.base import Baseline, Prediction, batched_forward
-from harness.models.loading import from_pretrained
+from harness.models.loading import from_pretrained_with_labels
 from harness.scoring.tagging import seqeval_scores
 
 IGNORE_INDEX = -100
@@ -228,15 +228,8 @@ class Tagging:
     trains = True
 
     def load_model(self, source: str, task: TaskSpec, **load_kwargs: Any) -> torch.nn.Module:
-        labels = list(tag_table(task))
-        return from_pretrained(
-            AutoModelForTokenClassification,
-            source,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)},
-            ignore_mismatched_sizes=True,
-            **load_kwargs,
+        return from_pretrained_with_labels(
+            AutoModelForTokenClassification, source, list(tag_table(task)), **load_kwargs
         )
 
     def features(

@@ -63,6 +63,20 @@ def from_pretrained(
     return model
 
 
+def from_pretrained_with_labels(auto_class: Any, source: str, labels: list[str], **kwargs: Any) -> Any:
+    """A model with a fresh head over ``labels`` (a body from any checkpoint; a head of another size is
+    re-initialised)."""
+    return from_pretrained(
+        auto_class,
+        source,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+        ignore_mismatched_sizes=True,
+        **kwargs,
+    )
+
+
 def _short(names: list[str], limit: int = 6) -> str:
     return ", ".join(names[:limit]) + (f" … (+{len(names) - limit})" if len(names) > limit else "")
 
