@@ -1,0 +1,77 @@
+"""The one results schema: a JSON record per (checkpoint, task, split, language). See README."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class LineageStep(Open):
+    phase: Literal["base", "intermediate", "target"]
+    key: str
+    name: str
+    task: str | None = None
+    source_lang: str | None = None
+    seed: int | None = None
+    source: str | None = None
+
+
+class CheckpointInfo(Open):
+    name: str  # model + intermediate condition, e.g. "me5-small+mmlu-de" (seeds kept apart in `seed`)
+    key: str  # content hash of the evaluated checkpoint
+    model: str
+    model_source: str
+    model_revision: str | None = None
+    condition: str
+    intermediate_task: str | None = None
+    source_lang: str | None = None
+    source_type: Literal["none", "english", "translated", "native"] = "none"
+    intermediate_size: int | None = None
+    matched_with: str | None = None
+    frozen_embeddings: bool = False
+    lineage: list[LineageStep]
+
+
+class TaskInfo(Open):
+    name: str
+    version: int
+    kind: str
+    protocol: str = "official"
+
+
+class SplitInfo(Open):
+    name: str
+    domain: str
+    in_domain: bool
+
+
+class BaselineInfo(Open):
+    name: str
+    scores: dict[str, float]
+
+
+class Record(Open):
+    schema_version: int = SCHEMA_VERSION
+    cell: str
+    grid: str
+    checkpoint: CheckpointInfo
+    seed: int
+    task: TaskInfo
+    split: SplitInfo
+    language: str
+    n_examples: int
+    scores: dict[str, float]
+    main_metric: str
+    main_score: float
+    baseline: BaselineInfo | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    predictions: str  # path of the per-example JSONL, relative to the results folder

@@ -1,0 +1,71 @@
+"""The results store: records/<checkpoint>/<task>.<split>.<lang>.<cell>.json + predictions JSONL beside it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.results.atomic import atomic_write_json, atomic_write_jsonl
+from harness.results.schema import Record
+
+log = logging.getLogger("harness.results")
+
+
+class ResultsStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def records_dir(self) -> Path:
+        return self.root / "records"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    def record_path(self, checkpoint: str, task: str, split: str, language: str, cell: str) -> Path:
+        return self.records_dir / checkpoint / f"{task}.{split}.{language}.{cell[:16]}.json"
+
+    def has(self, path: Path) -> bool:
+        return path.is_file()
+
+    def write(self, record: Record, predictions: Iterable[dict[str, Any]], path: Path) -> None:
+        """Predictions first, the record last: a record on disk means the cell is complete."""
+        pred_path = path.with_suffix(".predictions.jsonl")
+        atomic_write_jsonl(pred_path, predictions)
+        atomic_write_json(path, record.model_dump(mode="json"))
+
+    def iter_records(self) -> Iterator[Record]:
+        if not self.records_dir.is_dir():
+            return
+        for path in sorted(self.records_dir.rglob("*.json")):
+            try:
+                yield Record.model_validate(json.loads(path.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, ValueError) as exc:
+                raise HarnessError(f"not a valid result record: {exc}", file=path) from None
+
+    def records(self) -> list[Record]:
+        """Every record; where one (checkpoint, seed, task, split, language) was run under several
+        configurations, only the newest counts."""
+        latest: dict[tuple, Record] = {}
+        for rec in self.iter_records():
+            ident = (rec.checkpoint.name, rec.seed, rec.task.name, rec.split.name, rec.language)
+            old = latest.get(ident)
+            if old is None or rec.provenance.get("created", "") >= old.provenance.get("created", ""):
+                latest[ident] = rec
+        return sorted(
+            latest.values(), key=lambda r: (r.checkpoint.name, r.task.name, r.split.name, r.language, r.seed)
+        )
+
+    def predictions(self, record: Record) -> list[dict[str, Any]]:
+        path = self.root / record.predictions
+        with path.open(encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
