@@ -6,7 +6,7 @@ TORCH_PIN ?= torch==2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install browser demo test test-fast lint bench clean
 
 $(BIN)/harness: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,15 +20,24 @@ $(BIN)/harness: pyproject.toml
 
 install: $(BIN)/harness
 
+# The browser test drives Debian's chromium (playwright's own browser download needs the internet).
+# Only root can apt-get it: anyone else gets a message, and the browser test skips with its reason.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && apt-get install -y -qq chromium) \
+	    || echo "browser: could not install chromium; tests/browser will skip"; \
+	else echo "browser: chromium is not installed (as root: apt-get install -y chromium); tests/browser will skip"; fi
+
 demo: install
 	$(BIN)/harness run tasks/grids/default.yaml --results results
 	$(BIN)/harness summary --results results
 	$(BIN)/harness report --results results --out leaderboards/site
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
 
-test-fast: install
+test-fast: install browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install

@@ -1,19 +1,25 @@
 """Evaluation throughput: the harness's classification path against ``transformers.pipeline``.
 
-Both paths run the same model object (the embedded multilingual-e5-small encoder with a seeded random
-7-label head) over the same SIB-200 test sentences, in one process, on CPU.
+For each workload, both paths run the same model object (the embedded multilingual-e5-small encoder with
+a seeded random head of the task's labels) over the same examples, in one process, on CPU:
+
+* ``sib200``: SIB-200 test, 12 languages × 204 short single sentences (shipped in ``data/``);
+* ``pawsx``: PAWS-X dev sentence pairs, 7 languages (``$HARNESS_DATA_DIR`` or ``../shared/data``);
+* ``xnli``: XNLI dev premise/hypothesis pairs, 15 languages (same place; CC BY-NC: benchmark use only).
+
+A workload whose data is absent is skipped with the reason printed.
 
 * "ours" is what the runner does per evaluation cell: ``KIND.features`` (tokenise, truncate to 128)
-  then ``KIND.predict`` (length-bucketed, dynamically padded batches of at most 64 under
-  ``torch.inference_mode``), one language at a time; tokenisation and prediction are timed together.
+  then ``KIND.predict`` (length-bucketed, dynamically padded batches under ``torch.inference_mode``),
+  one language at a time; tokenisation and prediction are timed together.
 * "pipeline" is ``pipeline("text-classification", batch_size=32, truncation=True, max_length=128)``
-  over the raw texts of all languages, in the same order.
+  over the raw texts (``{"text", "text_pair"}`` for pairs) of all languages, in the same order.
 
 Timed runs alternate between the paths (ours, pipeline, ours, ...) so that load from other processes
-falls on both; with ``--repeat N`` the median run is reported.
+falls on both; with ``--repeat N`` the median run is reported, with the per-round ratio.
 
-    HF_HUB_OFFLINE=1 python benchmarks/eval_throughput.py [--languages en de] [--repeat 3] [--bf16] [--json]
-        [--threads 1]
+    HF_HUB_OFFLINE=1 python benchmarks/eval_throughput.py [--workloads sib200 pawsx xnli]
+        [--per-language N] [--languages en de] [--repeat 3] [--threads 1] [--bf16] [--json]
 """
 
 from __future__ import annotations
@@ -45,12 +51,32 @@ from harness.models.embedded import materialize_embedded
 from harness.models.loading import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TASK = "sib200"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 MAX_LENGTH = 128
 OUR_BATCH = 64
 PIPELINE_BATCH = 32
 WARMUP_ROWS = 32
 SEED = 0
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    task: str
+    split: str
+    per_language: int | None
+    """First N examples of each language (None: all)."""
+    shared: bool
+    """Read from ``$HARNESS_DATA_DIR`` or ``../shared/data`` instead of the shipped ``data/``."""
+    probe: str
+    """A file under the data folder that must exist, relative to it."""
+
+
+WORKLOADS = {
+    "sib200": Workload("sib200", "sib200", "test", None, False, "sib200/eng_Latn/test.tsv"),
+    "pawsx": Workload("pawsx", "pawsx", "dev", 300, True, "pawsx/xtreme_format/dev-en.tsv"),
+    "xnli": Workload("xnli", "xnli", "dev", 140, True, "xnli/xtreme_format/dev-en.tsv"),
+}
 
 
 @dataclass
@@ -80,31 +106,61 @@ class Figures:
 # --------------------------------------------------------------------------- setup
 
 
-def load_task(languages: Sequence[str] | None) -> tuple[TaskSpec, dict[str, datasets.Dataset]]:
-    """The task and its test rows per language, in the order asked for."""
+def data_folder(workload: Workload) -> Path | None:
+    """The folder the workload's task reads (``{data_dir}``), or None when its data is absent."""
+    if not workload.shared:
+        candidates: list[Path | str | None] = [REPO_ROOT / "data"]
+    else:
+        candidates = [os.environ.get("HARNESS_DATA_DIR"), SHARED_DATA]
+    for folder in candidates:
+        if folder and (Path(folder) / workload.probe).is_file():
+            return Path(folder)
+    return None
+
+
+def load_task(
+    workload: Workload, folder: Path, languages: Sequence[str] | None, per_language: int | None
+) -> tuple[TaskSpec, dict[str, datasets.Dataset]]:
+    """The task and its rows per language, in the order asked for (languages it lacks are left out)."""
     catalogue = Catalogue.load(REPO_ROOT / "tasks")
-    task = catalogue.task(TASK)
-    base_dir = catalogue.task_path(TASK).parent
-    chosen = list(languages) if languages else list(task.languages)
-    unknown = sorted(set(chosen) - set(task.languages))
-    if unknown:
-        raise SystemExit(f"unknown languages for {TASK}: {unknown}; choose from {task.languages}")
-    return task, {
-        lang: loaders.load_rows(task, split="test", language=lang, base_dir=base_dir).rows for lang in chosen
-    }
+    task = catalogue.task(workload.task)
+    base_dir = catalogue.task_path(workload.task).parent
+    chosen = [lang for lang in languages if lang in task.languages] if languages else list(task.languages)
+    limit = per_language if per_language is not None else workload.per_language
+    before = os.environ.get("HARNESS_DATA_DIR")
+    os.environ["HARNESS_DATA_DIR"] = str(folder)
+    try:
+        rows = {
+            lang: loaders.load_rows(
+                task, split=workload.split, language=lang, base_dir=base_dir, limit=limit
+            ).rows
+            for lang in chosen
+        }
+    finally:
+        if before is None:
+            os.environ.pop("HARNESS_DATA_DIR", None)
+        else:
+            os.environ["HARNESS_DATA_DIR"] = before
+    return task, rows
 
 
-def load_model(task: TaskSpec) -> tuple[torch.nn.Module, Any]:
-    folder = materialize_embedded("me5-small")
+def load_model(task: TaskSpec) -> torch.nn.Module:
     torch.manual_seed(SEED)
-    model = KIND.load_model(str(folder), task)
-    model.eval()
-    return model, load_tokenizer(str(folder))
+    model = KIND.load_model(str(materialize_embedded("me5-small")), task)
+    return model.eval()
 
 
-def token_lengths(tokenizer: Any, texts: Sequence[str]) -> list[int]:
+def pipeline_inputs(rows: datasets.Dataset) -> list[Any]:
+    """What the pipeline is given: the text, or ``{"text", "text_pair"}`` for a sentence pair."""
+    if "text_pair" in rows.column_names:
+        return [{"text": a, "text_pair": b} for a, b in zip(rows["text"], rows["text_pair"], strict=True)]
+    return list(rows["text"])
+
+
+def token_lengths(tokenizer: Any, rows: datasets.Dataset) -> list[int]:
     """Tokens per example after truncation (special tokens included), as both paths see them."""
-    encoded = tokenizer(list(texts), truncation=True, max_length=MAX_LENGTH)
+    pair = list(rows["text_pair"]) if "text_pair" in rows.column_names else None
+    encoded = tokenizer(list(rows["text"]), pair, truncation=True, max_length=MAX_LENGTH)
     return [len(ids) for ids in encoded["input_ids"]]
 
 
@@ -165,7 +221,7 @@ def make_pipeline(model: torch.nn.Module, tokenizer: Any) -> Any:
     )
 
 
-def run_pipeline(classifier: Any, task: TaskSpec, texts: Sequence[str]) -> Run:
+def run_pipeline(classifier: Any, task: TaskSpec, texts: Sequence[Any]) -> Run:
     labels = task.labels or []
     start = time.perf_counter()
     predicted = [labels.index(out["label"]) for out in classifier(list(texts))]
@@ -213,38 +269,47 @@ def peak_rss_mib() -> float:
 # --------------------------------------------------------------------------- driver
 
 
-def benchmark(languages: Sequence[str] | None, repeat: int, bf16: bool) -> dict[str, Any]:
-    wall_start = time.perf_counter()
-    load_start = os.getloadavg()[0]
-    task, by_language = load_task(languages)
-    model, tokenizer = load_model(task)
+def benchmark_workload(
+    workload: Workload,
+    folder: Path,
+    tokenizer: Any,
+    languages: Sequence[str] | None,
+    per_language: int | None,
+    repeat: int,
+    bf16: bool,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    task, by_language = load_task(workload, folder, languages, per_language)
+    model = load_model(task)
     parts = list(by_language.values())
-    texts = [text for rows in parts for text in rows["text"]]
-    examples, tokens = len(texts), sum(token_lengths(tokenizer, texts))
+    inputs = [item for rows in parts for item in pipeline_inputs(rows)]
+    examples = len(inputs)
+    tokens = sum(sum(token_lengths(tokenizer, rows)) for rows in parts)
     classifier = make_pipeline(model, tokenizer)
     counter = PositionCounter(model)
-    rss_after_setup = peak_rss_mib()
 
     precisions = ["fp32", "bf16"] if bf16 else ["fp32"]
     warm = [parts[0].select(range(min(WARMUP_ROWS, len(parts[0]))))]
     for precision in precisions:
         run_ours(model, tokenizer, task, warm, precision)
-    run_pipeline(classifier, task, texts[:WARMUP_ROWS])
+    run_pipeline(classifier, task, inputs[:WARMUP_ROWS])
 
     paths: dict[str, Callable[[], Run]] = {
         "ours": lambda: run_ours(model, tokenizer, task, parts, "fp32"),
-        "pipeline": lambda: run_pipeline(classifier, task, texts),
+        "pipeline": lambda: run_pipeline(classifier, task, inputs),
     }
     if bf16:
         paths["ours_bf16"] = lambda: run_ours(model, tokenizer, task, parts, "bf16")
     runs = alternate(paths, repeat, counter)
     figures = {name: summarise(r, examples, tokens) for name, r in runs.items()}
-
     report: dict[str, Any] = {
-        "task": TASK,
+        "workload": workload.name,
+        "task": task.name,
+        "split": workload.split,
         "languages": list(by_language),
         "examples": examples,
         "tokens": tokens,
+        "mean_tokens": tokens / examples,
         "repeat": repeat,
         "ratio": figures["ours"].examples_per_s / figures["pipeline"].examples_per_s,
         "ratio_per_round": paired_ratios(runs["pipeline"], runs["ours"]),
@@ -256,52 +321,74 @@ def benchmark(languages: Sequence[str] | None, repeat: int, bf16: bool) -> dict[
         report["bf16_agreement_with_fp32"] = agreement(
             runs["ours_bf16"][-1].predicted, runs["ours"][-1].predicted
         )
-    report["peak_rss_after_setup_mib"] = rss_after_setup
     report["peak_rss_mib"] = peak_rss_mib()
-    report["wall_s"] = time.perf_counter() - wall_start
-    report["environment"] = {
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
-        "threads": torch.get_num_threads(),
-        "cpus": os.cpu_count(),
-        "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
-        "python": platform.python_version(),
-    }
+    report["wall_s"] = time.perf_counter() - started
     return report
+
+
+def benchmark(
+    names: Sequence[str],
+    languages: Sequence[str] | None,
+    per_language: int | None,
+    repeat: int,
+    bf16: bool,
+) -> dict[str, Any]:
+    wall_start = time.perf_counter()
+    load_start = os.getloadavg()[0]
+    tokenizer = load_tokenizer(str(materialize_embedded("me5-small")))
+    results: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+    for name in names:
+        workload = WORKLOADS[name]
+        folder = data_folder(workload)
+        if folder is None:
+            where = "$HARNESS_DATA_DIR or " + str(SHARED_DATA) if workload.shared else str(REPO_ROOT / "data")
+            skipped[name] = f"data absent: no {workload.probe} under {where}"
+            continue
+        results.append(benchmark_workload(workload, folder, tokenizer, languages, per_language, repeat, bf16))
+    return {
+        "workloads": results,
+        "skipped": skipped,
+        "peak_rss_mib": peak_rss_mib(),
+        "wall_s": time.perf_counter() - wall_start,
+        "environment": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "datasets": datasets.__version__,
+            "threads": torch.get_num_threads(),
+            "cpus": os.cpu_count(),
+            "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+            "python": platform.python_version(),
+        },
+    }
 
 
 def print_table(report: dict[str, Any]) -> None:
     print(
-        f"{report['task']} test, {len(report['languages'])} languages, {report['examples']} examples, "
-        f"{report['tokens']} tokens, median of {report['repeat']}"
+        f"{'workload':<9}{'n':>6}{'langs':>6}{'tok/ex':>7}{'ours s':>9}{'pipe s':>9}{'ours ex/s':>10}"
+        f"{'pipe ex/s':>10}{'ours pos.':>10}{'pipe pos.':>10}{'ratio':>7}{'agree':>7}{'RSS MiB':>8}  per round"
     )
-    print(
-        f"{'path':<20}{'seconds':>9}{'of which tok.':>15}{'examples/s':>12}{'tokens/s':>10}{'padded tok.':>13}"
-    )
-    names = {"ours": "ours fp32 (bs 64)", "pipeline": "pipeline (bs 32)", "ours_bf16": "ours bf16 (bs 64)"}
-    for key, name in names.items():
-        if key not in report:
-            continue
-        f = report[key]
-        tokenise = "" if f["tokenise_seconds"] is None else f"{f['tokenise_seconds']:.2f}"
+    for w in report["workloads"]:
+        ours, pipe = w["ours"], w["pipeline"]
         print(
-            f"{name:<20}{f['seconds']:>9.2f}{tokenise:>15}{f['examples_per_s']:>12.1f}"
-            f"{f['tokens_per_s']:>10.0f}{f['padded_tokens']:>13}"
+            f"{w['workload']:<9}{w['examples']:>6}{len(w['languages']):>6}{w['mean_tokens']:>7.1f}"
+            f"{ours['seconds']:>9.1f}{pipe['seconds']:>9.1f}{ours['examples_per_s']:>10.1f}"
+            f"{pipe['examples_per_s']:>10.1f}{ours['padded_tokens']:>10}{pipe['padded_tokens']:>10}"
+            f"{w['ratio']:>6.2f}x{100 * w['agreement']:>6.1f}%{w['peak_rss_mib']:>8.0f}  {w['ratio_per_round']}"
         )
-    print(
-        f"ratio (ours / pipeline examples/s): {report['ratio']:.2f}x   per round: {report['ratio_per_round']}"
-    )
-    print(f"argmax agreement ours vs pipeline:  {report['agreement']:.4f}")
-    if "bf16_agreement_with_fp32" in report:
-        print(f"bf16 / fp32 throughput:             {report['bf16_ratio_to_fp32']:.2f}x")
-        print(f"argmax agreement bf16 vs fp32:      {report['bf16_agreement_with_fp32']:.4f}")
-    print(
-        f"peak RSS: {report['peak_rss_mib']:.0f} MiB "
-        f"(after setup {report['peak_rss_after_setup_mib']:.0f} MiB)   wall: {report['wall_s']:.1f} s"
-    )
+        if "bf16_ratio_to_fp32" in w:
+            print(
+                f"{'':<9}ours bf16: {w['bf16_ratio_to_fp32']:.2f}x of fp32, argmax agreement with fp32 "
+                f"{100 * w['bf16_agreement_with_fp32']:.2f}%"
+            )
+    for name, reason in report["skipped"].items():
+        print(f"{name:<9}skipped: {reason}")
     env = report["environment"]
-    print(f"threads: {env['threads']} of {env['cpus']} CPUs, 1-min load average {env['load_average_1min']}")
+    print(
+        f"ratio = ours examples/s over the pipeline's (median run); pos. = token positions computed. "
+        f"wall {report['wall_s']:.0f} s; threads {env['threads']} of {env['cpus']} CPUs; "
+        f"1-min load average {env['load_average_1min']}"
+    )
 
 
 def quiet() -> None:
@@ -313,7 +400,12 @@ def quiet() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--languages", nargs="+", help="SIB-200 languages (default: all 12 of the task)")
+    parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--languages", nargs="+", help="only these languages (default: each task's own)")
+    parser.add_argument(
+        "--per-language", type=int, help="first N examples per language (default: all for sib200, "
+        "300 for pawsx, 140 for xnli: at least 2,000 examples each)"
+    )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per path; the median is reported")
     parser.add_argument("--bf16", action="store_true", help="also time our path with precision=bf16")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -326,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     quiet()
     if args.threads:
         torch.set_num_threads(args.threads)
-    report = benchmark(args.languages, args.repeat, args.bf16)
+    report = benchmark(args.workloads, args.languages, args.per_language, args.repeat, args.bf16)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

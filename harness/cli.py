@@ -54,6 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true")
     _common(plan)
 
+    ev = sub.add_parser("eval", help="rank an outside intermediate-trained checkpoint against a grid")
+    ev.add_argument("checkpoint", help="a model folder or a hub id (ORG/NAME[@REV] or hub:ORG/NAME[@REV])")
+    ev.add_argument("--name", required=True, help="the checkpoint's name on the leaderboard and in the lock")
+    ev.add_argument("--intermediate", default=None, help="the intermediate task it was trained on")
+    ev.add_argument("--source-lang", default=None, help="the language of that training data")
+    ev.add_argument("--source-type", default=None, choices=["english", "translated", "native"])
+    ev.add_argument(
+        "--grid", default="tasks/grids/default.yaml", help="the grid whose targets it is scored on"
+    )
+    ev.add_argument("--results", type=Path, default=Path("results"))
+    ev.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
+    ev.add_argument(
+        "--out", type=Path, default=Path("leaderboards/site"), help="where the leaderboard is re-rendered"
+    )
+    ev.add_argument(
+        "--allow-pickle", action="store_true", help="trust a pickle-only (pytorch_model.bin) checkpoint"
+    )
+    _common(ev)
+
     tasks = sub.add_parser("tasks", help="list or validate task YAMLs")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, parser_class=_Parser)
     listing = tasks_sub.add_parser("list")
@@ -65,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summary", help="rich tables of the results store")
     summary.add_argument("--results", type=Path, default=Path("results"))
+
+    compare = sub.add_parser("compare", help="paired comparison of two checkpoints with CIs and p-values")
+    compare.add_argument("a", help="checkpoint name (A in A − B)")
+    compare.add_argument("b", help="checkpoint name (B)")
+    compare.add_argument("--results", type=Path, default=Path("results"))
+    compare.add_argument("--json", action="store_true")
 
     report = sub.add_parser("report", help="render the static leaderboard")
     report.add_argument("--results", type=Path, default=Path("results"))
@@ -244,24 +269,84 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"grid {plan.grid.name!r}: {len(report.ran)} cells ran, {len(report.skipped)} already done, "
         f"{report.wall_time_s:.1f} s; results in {store.root}"
     )
+    from harness.scoring.derived import write_derived
+
+    write_derived(store)
     return 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from harness.report.summary import print_summary
     from harness.results.store import ResultsStore
+    from harness.scoring.derived import write_derived
 
-    print_summary(ResultsStore(args.results).records(), console)
+    store = ResultsStore(args.results)
+    records = store.records()
+    print_summary(records, console, store)
+    if records:
+        write_derived(store)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.report.compare import compare_tables
+    from harness.report.summary import print_compare
+    from harness.results.store import ResultsStore
+    from harness.scoring.bootstrap import DEFAULT_BOOT
+    from harness.scoring.derived import frame_rows
+
+    store = ResultsStore(args.results)
+    rows, tasks = compare_tables(store, store.records(), args.a, args.b)
+    if args.json:
+        payload = {
+            "a": args.a,
+            "b": args.b,
+            "n_boot": DEFAULT_BOOT,
+            "per_task": frame_rows(tasks),
+            "per_language": frame_rows(rows),
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True))
+        return 0
+    print_compare(rows, tasks, args.a, args.b, console)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report.site import render_site
     from harness.results.store import ResultsStore
+    from harness.scoring.derived import write_derived
 
     store = ResultsStore(args.results)
-    written = render_site(store.records(), args.out, store.root)
+    records = store.records()
+    if records:
+        write_derived(store)  # results/derived/ first: the site shows the same statistics
+    written = render_site(records, args.out, store.root)
     console.print(f"wrote {len(written)} files to {args.out} (open {args.out / 'index.html'})")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from harness.runner.external import eval_checkpoint
+
+    run = eval_checkpoint(
+        args.checkpoint,
+        args.name,
+        grid=args.grid,
+        results=args.results,
+        lock_path=args.lock,
+        out=args.out,
+        catalogue=_catalogue(args),
+        intermediate=args.intermediate,
+        source_lang=args.source_lang,
+        source_type=args.source_type,
+        allow_pickle=args.allow_pickle,
+    )
+    pin = "pinned" if run.pinned_now else "matches its pin"
+    console.print(
+        f"{run.name} ({pin} in {args.lock}): {len(run.report.ran)} cells ran, {len(run.report.skipped)} already "
+        f"done, {run.report.wall_time_s:.1f} s; leaderboard: {run.site_files} files in {args.out}",
+        markup=False,
+    )
     return 0
 
 
@@ -347,9 +432,11 @@ def cmd_export_xtreme(args: argparse.Namespace) -> int:
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("run", None): cmd_run,
     ("plan", None): cmd_plan,
+    ("eval", None): cmd_eval,
     ("tasks", "list"): cmd_tasks_list,
     ("tasks", "validate"): cmd_tasks_validate,
     ("summary", None): cmd_summary,
+    ("compare", None): cmd_compare,
     ("report", None): cmd_report,
     ("lock", "verify"): cmd_lock_verify,
     ("lock", "add"): cmd_lock_add,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -77,8 +78,51 @@ class SplitRef(Strict):
     dataset: DatasetSpec | None = None
 
 
+class RowFilter(Strict):
+    """Keep the rows whose ``column`` equals one of ``values`` or matches the regular expression
+    ``pattern`` (``re.search``). ``{lang}`` and ``{code}`` in values and pattern are filled in."""
+
+    column: str
+    values: list[str] | None = Field(default=None, min_length=1)
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> RowFilter:
+        if (self.values is None) == (self.pattern is None):
+            raise ValueError("a filter needs exactly one of 'values' or 'pattern'")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r} is not a regular expression: {exc}") from None
+        return self
+
+
+class LabelMap(Strict):
+    """Another dataset's labels onto the task's: a label the task already has passes through, every
+    other label in the data must be mapped (a mapped split whose data has an unmapped label is an error).
+    ``scheme: bio`` maps the entity type after a ``B-``/``I-`` prefix and keeps the prefix; a type
+    mapped to ``O`` becomes ``O`` (MasakhaNER's DATE, CoNLL's MISC)."""
+
+    map: dict[str, str] = Field(min_length=1)
+    scheme: Literal["plain", "bio"] = "plain"
+
+
+class ParallelJoin(Strict):
+    """Retrieval pairs from a dataset that stores each language apart (SIB-200/FLORES): the split
+    language's rows joined to ``target_language``'s rows on ``key``; ``text`` is the sentence column."""
+
+    key: str
+    text: str = "text"
+    target_language: str = "en"
+
+
 class EvalSplit(Strict):
-    """A split the task is scored on. ``in_domain`` is false for a domain-shifted split."""
+    """A split the task is scored on. ``in_domain`` is false for a domain-shifted split.
+
+    ``filter`` keeps a subset of the rows (all filters must hold); ``label_map`` scores another dataset
+    with the task's head; ``parallel`` builds retrieval pairs by joining two languages of one dataset.
+    All three are part of the data fingerprint."""
 
     name: str
     split: str | None = None
@@ -88,6 +132,26 @@ class EvalSplit(Strict):
     dataset: DatasetSpec | None = None
     limit: int | None = Field(default=None, ge=1)
     description: str | None = None
+    filter: list[RowFilter] | None = Field(default=None, min_length=1)
+    label_map: LabelMap | None = None
+    parallel: ParallelJoin | None = None
+
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _one_filter_or_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _view_consistent(self) -> EvalSplit:
+        if self.parallel is not None and not is_known_language(self.parallel.target_language):
+            raise ValueError(
+                f"parallel.target_language: unknown language code {self.parallel.target_language!r}"
+            )
+        return self
+
+    @property
+    def has_view(self) -> bool:
+        return bool(self.filter or self.label_map or self.parallel)
 
 
 class Hyperparameters(Strict):
@@ -180,21 +244,62 @@ class ModelSpec(Strict):
     allow_pickle: bool = False
 
 
+SamplingRule = Literal["proportional", "uniform", "temperature"]
+SourceType = Literal["none", "english", "translated", "native"]
+
+
+class MixtureTask(Strict):
+    """One task of a multi-task intermediate condition. ``source_lang`` may list several languages (their
+    rows are pooled, e.g. multilingual masked-LM text); ``head`` names a head shared by tasks of the same
+    kind and label set (the paper's ANLI+ trains ANLI, MNLI and SNLI through one NLI head)."""
+
+    task: str
+    source_lang: str | list[str] = "en"
+    size: int | None = Field(default=None, ge=1)
+    head: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+    @field_validator("source_lang")
+    @classmethod
+    def _known(cls, value: str | list[str]) -> str | list[str]:
+        codes = [value] if isinstance(value, str) else value
+        if not codes:
+            raise ValueError("source_lang lists no language")
+        for code in codes:
+            if not is_known_language(code):
+                raise ValueError(f"unknown language code {code!r}")
+        return value
+
+    @property
+    def languages(self) -> list[str]:
+        return [self.source_lang] if isinstance(self.source_lang, str) else list(self.source_lang)
+
+
 class IntermediateSpec(Strict):
-    """An intermediate condition: ``none``, or a task trained in a source language."""
+    """An intermediate condition: ``none``; a task trained in a source language; several tasks trained
+    together (``tasks`` + ``sampling``: one shared encoder body, a head per task); or, with
+    ``pretrained: true``, a checkpoint already trained outside (``harness eval``): nothing is trained and
+    ``task``/``source_lang`` only describe its lineage."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
     task: str | None = None
     source_lang: str | None = None
-    source_type: Literal["none", "english", "translated", "native"] = "none"
+    source_type: SourceType = "none"
     size: int | None = Field(default=None, ge=1)
     matched_with: str | None = None
+    tasks: list[MixtureTask] | None = Field(default=None, min_length=1)
+    sampling: SamplingRule = "proportional"
+    temperature: float = Field(default=2.0, gt=0)
+    pretrained: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> IntermediateSpec:
+        if self.tasks is not None:
+            return self._consistent_mixture()
         if self.task is None:
             if self.source_lang or self.size or self.source_type != "none":
                 raise ValueError("a condition without 'task' takes no source_lang, size or source_type")
+            if self.matched_with:
+                raise ValueError("a condition without 'task' cannot be size-matched ('matched_with')")
             return self
         if not self.source_lang:
             raise ValueError("a condition with 'task' needs 'source_lang'")
@@ -205,6 +310,32 @@ class IntermediateSpec(Strict):
         if (self.source_lang == "en") != (self.source_type == "english"):
             raise ValueError("source_type 'english' goes with source_lang 'en' and only with it")
         return self
+
+    def _consistent_mixture(self) -> IntermediateSpec:
+        if self.task is not None:
+            raise ValueError("give either 'task' (one task) or 'tasks' (multi-task), not both")
+        if self.pretrained:
+            raise ValueError("'pretrained' describes one outside checkpoint; it takes 'task', not 'tasks'")
+        if self.source_type == "none":
+            raise ValueError("a multi-task condition needs source_type (english, translated or native)")
+        if self.source_lang is not None and not is_known_language(self.source_lang):
+            raise ValueError(f"unknown language code {self.source_lang!r}")
+        return self
+
+    @property
+    def task_names(self) -> list[str]:
+        if self.tasks is not None:
+            return [item.task for item in self.tasks]
+        return [self.task] if self.task else []
+
+    @property
+    def is_multitask(self) -> bool:
+        return self.tasks is not None
+
+    @property
+    def trains(self) -> bool:
+        """True when the grid trains this condition's intermediate checkpoint."""
+        return not self.pretrained and (self.task is not None or self.tasks is not None)
 
 
 class GridSpec(Strict):
@@ -229,10 +360,20 @@ class GridSpec(Strict):
         ):
             if len(set(names)) != len(names):
                 raise ValueError(f"{label}: names are repeated")
-        known = {c.name for c in self.intermediate}
-        for cond in self.intermediate:
-            if cond.matched_with and cond.matched_with not in known:
+        by_name = {c.name: c for c in self.intermediate}
+        for i, cond in enumerate(self.intermediate):
+            if not cond.matched_with:
+                continue
+            other = by_name.get(cond.matched_with)
+            if other is None:
                 raise ValueError(f"intermediate {cond.name!r}: matched_with names no condition")
+            if other.name == cond.name:
+                raise ValueError(f"intermediate {cond.name!r}: matched_with names itself")
+            if cond.size is None or other.size is None or cond.size != other.size:
+                raise ValueError(
+                    f"intermediate[{i}].size: a size-matched pair needs the same 'size' on both sides "
+                    f"({cond.name!r}: {cond.size}, {other.name!r}: {other.size})"
+                )
         unknown = set(self.training) - set(Hyperparameters.model_fields)
         unknown |= set(self.intermediate_training) - set(Hyperparameters.model_fields)
         if unknown:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.catalogue.loader import Catalogue, _is_fragment, default_tasks_dir, load_document
-from harness.catalogue.schema import GridSpec
+from harness.catalogue.schema import GridSpec, TaskSpec
+from harness.data.split_checks import static_problems
 from harness.errors import HarnessError, ValidationErrors
 
 
@@ -31,6 +32,8 @@ def validate_paths(paths: list[Path], tasks_dir: Path | None = None) -> tuple[li
             continue
         try:
             loaded.append(load_document(path))
+            if isinstance(loaded[-1].spec, TaskSpec):
+                errors.extend(static_problems(loaded[-1].spec, path))
         except ValidationErrors as exc:
             errors.extend(exc.errors)
         except HarnessError as exc:

@@ -39,20 +39,29 @@ def read_squad_json(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def read_conllu(path: Path) -> list[dict[str, Any]]:
+def read_conllu(path: Path, *, metadata: bool = False) -> list[dict[str, Any]]:
     """CoNLL-U: one row per sentence with its words, UPOS tags and comment metadata.
 
     Multi-word token ranges (``1-2``) and empty nodes (``1.1``) are skipped, as XTREME's preprocessing does.
+    ``metadata=True`` (as ``load_rows`` reads) adds columns for filtered splits: ``sent_id``; ``doc_id``,
+    the ``# newdoc id`` in force (else a sentence's own ``# doc_id``); ``genre``, from the document's
+    ``# meta::genre`` (GUM, GENTLE) or a sentence's ``# genre``. Document comments hold until the next newdoc.
     """
     rows: list[dict[str, Any]] = []
     tokens: list[str] = []
     tags: list[str] = []
     meta: dict[str, str] = {}
+    document: dict[str, str] = {}
 
     def flush() -> None:
         if tokens:
             sent_id = meta.get("sent_id", f"{path.stem}-{len(rows)}")
-            rows.append({"id": sent_id, "tokens": list(tokens), "tags": list(tags), "meta": json.dumps(meta)})
+            row = {"id": sent_id, "tokens": list(tokens), "tags": list(tags), "meta": json.dumps(meta)}
+            if metadata:
+                row["sent_id"] = sent_id
+                row["doc_id"] = document.get("newdoc id") or meta.get("doc_id", "")
+                row["genre"] = document.get("meta::genre") or meta.get("genre", "")
+            rows.append(row)
         tokens.clear()
         tags.clear()
         meta.clear()
@@ -64,8 +73,13 @@ def read_conllu(path: Path) -> list[dict[str, Any]]:
                 flush()
             elif line.startswith("#"):
                 key, sep, value = line[1:].partition("=")
+                key = key.strip()
+                if key.startswith("newdoc"):
+                    document.clear()
                 if sep:
-                    meta[key.strip()] = value.strip()
+                    meta[key] = value.strip()
+                    if key.startswith(("newdoc", "meta::")):
+                        document[key] = value.strip()
             else:
                 cols = line.split("\t")
                 if len(cols) != 10:

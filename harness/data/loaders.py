@@ -16,8 +16,8 @@ from pathlib import Path
 import datasets
 
 from harness.catalogue.loader import default_data_dir
-from harness.catalogue.schema import DatasetSpec, TaskSpec
-from harness.data import formats
+from harness.catalogue.schema import DatasetSpec, EvalSplit, TaskSpec
+from harness.data import formats, split_views
 from harness.errors import HarnessError
 
 
@@ -45,7 +45,7 @@ class RowSet:
 
 def _fill(template: str, dataset: DatasetSpec, split: str, language: str, *, hub: bool = False) -> str:
     names = dataset.hub.split_names if (hub and dataset.hub) else dataset.split_names
-    return template.format(
+    return split_views.fill_distributions(template).format(
         data_dir=str(default_data_dir()),
         lang=language,
         code=dataset.code_for(language),
@@ -109,7 +109,7 @@ def _load_local(dataset: DatasetSpec, files: tuple[Path, ...], language: str) ->
     if fmt == "squad_json":
         return datasets.Dataset.from_list(formats.read_squad_json(path))
     if fmt == "conllu":
-        return datasets.Dataset.from_list(formats.read_conllu(path))
+        return datasets.Dataset.from_list(formats.read_conllu(path, metadata=True))
     if fmt == "conll_tags":
         prefix = dataset.token_prefix.format(lang=language) if dataset.token_prefix else None
         return datasets.Dataset.from_list(formats.read_conll_tags(path, dataset.delimiter, prefix))
@@ -173,9 +173,12 @@ def load_rows(
     base_dir: Path,
     dataset: DatasetSpec | None = None,
     limit: int | None = None,
+    view: EvalSplit | None = None,
 ) -> RowSet:
-    """Rows of ``split`` in ``language``, with the task's column mapping applied and an ``id`` column."""
-    dataset = dataset or task.dataset
+    """Rows of ``split`` in ``language``, with the task's column mapping applied and an ``id`` column.
+
+    ``view``: the evaluation split whose filter / label map / parallel join to apply (before ``limit``)."""
+    dataset = dataset or (view.dataset if view is not None else None) or task.dataset
     plan = plan_source(dataset, split, language, base_dir, task)
     if plan.origin == "bucc":
         from harness.data.bucc import load_bucc_rows
@@ -183,6 +186,9 @@ def load_rows(
         rows = load_bucc_rows(
             task, split=split, language=language, base_dir=base_dir, dataset=dataset, limit=limit
         )
+        if task.kind == "retrieval":  # BUCC's gold pairs scored as retrieval (a shifted split of Tatoeba)
+            where = split_views.Where(str(plan.files[0].parent), f"splits.{view.name if view else split}")
+            rows = split_views.bucc_gold_pairs(rows, split, where=where)
         fingerprint = hashlib.sha256(f"{plan.identity}|{limit}".encode()).hexdigest()
         return RowSet(task.name, split, language, rows, fingerprint, f"local:{plan.files[0].parent}")
     if plan.origin == "builtin":
@@ -204,6 +210,18 @@ def load_rows(
         rows = rows.add_column("id", [f"{split}-{language}-{i}" for i in range(len(rows))])
     elif rows.features["id"].dtype != "string":
         rows = rows.cast_column("id", datasets.Value("string"))
+    if view is not None and (view.has_view or view.dataset is not None):
+        rows = split_views.apply_view(
+            task,
+            view,
+            rows,
+            language=language,
+            code=dataset.code_for(language),
+            origin=origin,
+            load_language=lambda lang: (
+                load_rows(task, split=split, language=lang, base_dir=base_dir, dataset=dataset).rows
+            ),
+        )
     if limit is not None and len(rows) > limit:
         rows = rows.select(range(limit))
     if len(rows) == 0:
@@ -211,6 +229,7 @@ def load_rows(
     fingerprint = hashlib.sha256(
         f"{plan.identity}|{limit}|{sorted(task.columns.items())}".encode()
     ).hexdigest()
+    fingerprint = _with_view(fingerprint, view, dataset, split, base_dir, task)
     return RowSet(task.name, split, language, rows, fingerprint, origin)
 
 
@@ -252,9 +271,24 @@ def data_identity(
     base_dir: Path,
     dataset: DatasetSpec | None = None,
     limit: int | None = None,
+    view: EvalSplit | None = None,
 ) -> str:
     """The fingerprint ``load_rows`` would give, computed without loading (for cache keys)."""
-    plan = plan_source(dataset or task.dataset, split, language, base_dir, task)
+    dataset = dataset or (view.dataset if view is not None else None) or task.dataset
+    plan = plan_source(dataset, split, language, base_dir, task)
     if plan.origin == "bucc":
         return hashlib.sha256(f"{plan.identity}|{limit}".encode()).hexdigest()
-    return hashlib.sha256(f"{plan.identity}|{limit}|{sorted(task.columns.items())}".encode()).hexdigest()
+    plain = hashlib.sha256(f"{plan.identity}|{limit}|{sorted(task.columns.items())}".encode()).hexdigest()
+    return _with_view(plain, view, dataset, split, base_dir, task)
+
+
+def _with_view(
+    fingerprint: str, view: EvalSplit | None, dataset: DatasetSpec, split: str, base_dir: Path, task: TaskSpec
+) -> str:
+    """A view's filter / label map / join changes the fingerprint; a plain split keeps the old one."""
+    if view is None or not view.has_view:
+        return fingerprint
+    parts = [fingerprint, split_views.view_identity(view)]
+    if view.parallel is not None:  # the other side of the join is data read, too
+        parts.append(plan_source(dataset, split, view.parallel.target_language, base_dir, task).identity)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()

@@ -365,23 +365,24 @@ class ExtractiveQA:
         require_fast(tokenizer)
         params = QAParams.from_task(task)
 
-        def encode(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
-            return encode_windows(
-                tokenizer, batch["question"], batch["context"], batch["answers"], indices, max_length, params
-            )
-
-        return rows.map(
-            encode,
-            batched=True,
-            with_indices=True,
-            remove_columns=rows.column_names,
-            desc=f"windows {task.name}",
+        # Plain lists in, one Dataset out: ``Dataset.map`` would fingerprint the tokenizer closure (slow).
+        columns = rows.select_columns(["question", "context", "answers"]).to_dict()
+        windows = encode_windows(
+            tokenizer,
+            columns["question"],
+            columns["context"],
+            columns["answers"],
+            list(range(len(rows))),
+            max_length,
+            params,
         )
+        return datasets.Dataset.from_dict(windows)
 
     def collator(
-        self, tokenizer: Any, *, keep_labels: bool = True
+        self, tokenizer: Any, task: TaskSpec | None = None, *, keep_labels: bool = True
     ) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]:
-        """Pads model inputs; drops the bookkeeping columns (and the labels when ``keep_labels`` is off)."""
+        """Pads model inputs; drops the bookkeeping columns (and the labels when ``keep_labels`` is off).
+        ``task`` is accepted for callers that pass it to every kind; QA needs nothing from it."""
         pad = DataCollatorWithPadding(tokenizer)
         drop = set(BOOKKEEPING_COLUMNS) | (set() if keep_labels else set(LABEL_COLUMNS))
         return lambda items: pad([{k: v for k, v in item.items() if k not in drop} for item in items])

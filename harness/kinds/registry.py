@@ -66,6 +66,14 @@ KINDS: dict[str, KindInfo] = {
             description="bitext mining (BUCC): ratio-margin scores, threshold chosen on gold dev pairs",
         ),
         KindInfo(
+            "masked_lm",
+            "harness.kinds.masked_lm",
+            ("text",),
+            needs_labels=False,
+            trains=True,
+            description="masked-LM on unlabelled text (column text): an intermediate objective, masked-token accuracy",
+        ),
+        KindInfo(
             "retrieval",
             "harness.kinds.retrieval",
             ("source", "target"),

@@ -99,39 +99,102 @@ def baseline_score(record: Record) -> float:
     return float(record.baseline.scores.get(record.main_metric, math.nan))
 
 
-def _join_unique(values: pd.Series) -> str | None:
-    names = sorted({str(v) for v in values.dropna()})
-    return " / ".join(names) if names else None
+def joined_names(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+    """Per group of ``keys``, the distinct non-null values of ``column`` joined by " / " (None when
+    there are none) — vectorised: only the rare groups with several names go through Python."""
+    pairs = frame[[*keys, column]].dropna(subset=[column]).drop_duplicates()
+    pairs = pairs.assign(**{column: pairs[column].astype(str)}).sort_values([*keys, column], kind="mergesort")
+    several = pairs.duplicated(keys, keep=False)
+    single = pairs[~several].set_index(keys)[column]
+    if several.any():
+        multi = pairs[several].groupby(keys, sort=True)[column].agg(" / ".join)
+        single = pd.concat([single, multi]).sort_index()
+    out = single.reindex(frame[keys].drop_duplicates().set_index(keys).index).astype(object)
+    return out.where(out.notna(), None)
 
 
 # ---- the tables --------------------------------------------------------------------------------
-def _record_row(record: Record) -> dict[str, Any]:
-    return {
-        "checkpoint": record.checkpoint.name,
-        "task": record.task.name,
-        "split": record.split.name,
-        "domain": record.split.domain,
-        "in_domain": bool(record.split.in_domain),
-        "protocol": record.task.protocol,
-        "language": record.language,
-        "seed": record.seed,
-        "main_metric": record.main_metric,
-        "score": float(record.main_score),
-        "n_examples": int(record.n_examples),
-        "baseline_name": record.baseline.name if record.baseline is not None else None,
-        "baseline": baseline_score(record),
-    }
+# Extra per-record fields the site needs beside RECORD_COLUMNS (one flat frame, built in one pass).
+SITE_COLUMNS = [
+    "model",
+    "intermediate_task",
+    "source_lang",
+    "source_type",
+    "matched_with",
+    "frozen_embeddings",
+    "kind",
+    "version",
+    "selection_rule",
+    "predictions",
+    "created",
+    "wall_time_s",
+    "record_index",
+]
+
+
+def flat_frame(records: Sequence[Record]) -> pd.DataFrame:
+    """One row per record (RECORD_COLUMNS + SITE_COLUMNS), built column-wise in a single pass.
+
+    ``record_index`` is the record's position in ``records``, so a page can go back to the few
+    records it needs in full (lineage, settings) without looping over all of them again.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in RECORD_COLUMNS + SITE_COLUMNS}
+    append = {name: values.append for name, values in columns.items()}
+    for index, rec in enumerate(records):
+        ckpt, task, split, baseline = rec.checkpoint, rec.task, rec.split, rec.baseline
+        append["checkpoint"](ckpt.name)
+        append["task"](task.name)
+        append["split"](split.name)
+        append["domain"](split.domain)
+        append["in_domain"](bool(split.in_domain))
+        append["protocol"](task.protocol)
+        append["language"](rec.language)
+        append["seed"](rec.seed)
+        append["main_metric"](rec.main_metric)
+        append["score"](float(rec.main_score))
+        append["n_examples"](int(rec.n_examples))
+        append["baseline_name"](baseline.name if baseline is not None else None)
+        append["baseline"](baseline_score(rec))
+        append["model"](ckpt.model)
+        append["intermediate_task"](ckpt.intermediate_task)
+        append["source_lang"](ckpt.source_lang)
+        append["source_type"](ckpt.source_type)
+        append["matched_with"](ckpt.matched_with)
+        append["frozen_embeddings"](bool(ckpt.frozen_embeddings))
+        append["kind"](task.kind)
+        append["version"](task.version)
+        append["selection_rule"](str(rec.settings.get("selection_rule") or "not recorded"))
+        append["predictions"](rec.predictions)
+        append["created"](str(rec.provenance.get("created") or ""))
+        append["wall_time_s"](float(rec.provenance.get("wall_time_s") or 0.0))
+        append["record_index"](index)
+    # object columns: the pages iterate them in Python, which is slow over pandas' arrow strings
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})
+    if frame.empty:
+        return frame
+    frame = frame.astype(
+        {"in_domain": bool, "frozen_embeddings": bool, "score": float, "baseline": float, "wall_time_s": float,
+         "seed": int, "n_examples": int, "version": int, "record_index": int}
+    )  # fmt: skip
+    order = frame.sort_values(["checkpoint", "task", "split", "language", "seed"], kind="mergesort").index
+    return frame.loc[order].reset_index(drop=True)
 
 
 def records_frame(records: Sequence[Record]) -> pd.DataFrame:
     """One row per record, with the fields the other tables group on."""
-    frame = pd.DataFrame([_record_row(r) for r in records], columns=RECORD_COLUMNS)
-    return frame.sort_values(["checkpoint", "task", "split", "language", "seed"], kind="mergesort")
+    frame = flat_frame(records)
+    if frame.empty:
+        return pd.DataFrame(columns=RECORD_COLUMNS)
+    return frame[RECORD_COLUMNS]
 
 
 def per_language(records: Sequence[Record]) -> pd.DataFrame:
     """One row per (checkpoint, task, split, language): the main score's mean over seeds."""
-    frame = records_frame(records)
+    return per_language_of(records_frame(records))
+
+
+def per_language_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """``per_language`` from a records frame (``records_frame`` or ``flat_frame``)."""
     if frame.empty:
         return pd.DataFrame(columns=PER_LANGUAGE_COLUMNS)
     table = (
@@ -144,11 +207,13 @@ def per_language(records: Sequence[Record]) -> pd.DataFrame:
             score=("score", "mean"),
             n_seeds=("seed", "nunique"),
             n_examples=("n_examples", "max"),
-            baseline_name=("baseline_name", _join_unique),
             baseline=("baseline", "mean"),
         )
         .reset_index()
     )
+    keys = ["checkpoint", "task", "split", "language"]
+    names = joined_names(frame, keys, "baseline_name")
+    table["baseline_name"] = names.reindex(pd.MultiIndex.from_frame(table[keys])).to_numpy()
     return table[PER_LANGUAGE_COLUMNS].reset_index(drop=True)
 
 
@@ -157,7 +222,11 @@ def per_task(records: Sequence[Record]) -> pd.DataFrame:
 
     Each seed's language mean is taken first, then those are averaged over seeds; the baseline the same way.
     """
-    frame = records_frame(records)
+    return per_task_of(records_frame(records))
+
+
+def per_task_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """``per_task`` from a records frame (``records_frame`` or ``flat_frame``)."""
     if frame.empty:
         return pd.DataFrame(columns=PER_TASK_COLUMNS)
     keys = ["checkpoint", "task", "split"]
@@ -172,12 +241,17 @@ def per_task(records: Sequence[Record]) -> pd.DataFrame:
     meta = frame.groupby(keys, sort=True).agg(
         domain=("domain", "first"),
         in_domain=("in_domain", "first"),
-        protocol=("protocol", _join_unique),
-        demo_split=("protocol", lambda s: bool((s == DEMO_PROTOCOL).any())),
         main_metric=("main_metric", "first"),
         n_languages=("language", "nunique"),
-        baseline_name=("baseline_name", _join_unique),
     )
+    meta["protocol"] = joined_names(frame, keys, "protocol").reindex(meta.index)
+    meta["demo_split"] = (
+        frame.assign(_demo=frame["protocol"] == DEMO_PROTOCOL)
+        .groupby(keys, sort=True)["_demo"]
+        .any()
+        .astype(bool)
+    )
+    meta["baseline_name"] = joined_names(frame, keys, "baseline_name").reindex(meta.index)
     table = meta.join(scores).reset_index()
     return table[PER_TASK_COLUMNS].reset_index(drop=True)
 

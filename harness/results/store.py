@@ -65,6 +65,30 @@ class ResultsStore:
             latest.values(), key=lambda r: (r.checkpoint.name, r.task.name, r.split.name, r.language, r.seed)
         )
 
+    @property
+    def unavailable_path(self) -> Path:
+        return self.root / "unavailable.json"
+
+    def write_unavailable(self, entries: list[dict[str, Any]]) -> None:
+        """Replace ``unavailable.json`` with this plan's declared splits whose data is not here."""
+        keys = ("task", "split", "domain", "in_domain", "language", "reason", "expected")
+        rows = [{key: entry[key] for key in keys} for entry in entries]
+        rows.sort(key=lambda e: (e["task"], e["split"], e["language"]))
+        atomic_write_json(self.unavailable_path, {"version": 1, "splits": rows})
+
+    def unavailable(self) -> list[dict[str, Any]]:
+        """The splits the last run could not score for want of data ([] when there is no file)."""
+        path = self.unavailable_path
+        if not path.is_file():
+            return []
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("splits"), list):
+            raise HarnessError("expected {'version': 1, 'splits': [...]}", file=path, field="splits")
+        return list(doc["splits"])
+
     def predictions(self, record: Record) -> list[dict[str, Any]]:
         path = self.root / record.predictions
         with path.open(encoding="utf-8") as handle:

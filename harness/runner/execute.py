@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -35,10 +36,13 @@ from harness.models.sources import resolve_model
 from harness.results.atomic import atomic_publish_dir, atomic_write_json, clean_stale_temps
 from harness.results.schema import BaselineInfo, CheckpointInfo, LineageStep, Record, SplitInfo, TaskInfo
 from harness.results.store import ResultsStore
+from harness.runner.conditions import effective_source_lang
 from harness.runner.environment import code_version, hardware
 from harness.runner.executor import Executor, LocalExecutor
 from harness.runner.plan import Cell, Plan, eval_limit, hyperparameters
+from harness.runner.precision import check_precision
 from harness.training.finetune import finetune
+from harness.training.multitask import MixtureMember, collator_for, prepare_rows, train_multitask
 
 log = logging.getLogger("harness.runner")
 
@@ -52,15 +56,33 @@ class RunReport:
     wall_time_s: float = 0.0
 
 
-def select_by_size(rows: datasets.Dataset, size: int | None, what: str) -> datasets.Dataset:
-    """The first ``size`` items in a fixed hash order of their ids: the same items in every language."""
+def select_by_size(
+    rows: datasets.Dataset,
+    size: int | None,
+    what: str,
+    *,
+    auto_id_prefix: str | None = None,
+    file: Path | None = None,
+    field: str = "intermediate.size",
+) -> datasets.Dataset:
+    """The first ``size`` items in a fixed hash order of their ids: the same items in every language.
+
+    Rows without ids of their own get ``<split>-<lang>-<i>``; ``auto_id_prefix`` (that ``<split>-<lang>-``)
+    is dropped before hashing, so line-aligned translations (XNLI-MT, PAWS-X) select the same items too."""
     if size is None:
         return rows
     if size > len(rows):
         raise HarnessError(
-            f"{what}: asked for {size} examples but the data has {len(rows)}", field="intermediate.size"
+            f"{what}: asked for {size} examples but the data has {len(rows)}", file=file, field=field
         )
-    order = sorted(range(len(rows)), key=lambda i: hashlib.sha1(str(rows[i]["id"]).encode()).hexdigest())
+
+    def order_key(i: int) -> str:
+        ident = str(rows[i]["id"])
+        if auto_id_prefix and ident.startswith(auto_id_prefix):
+            ident = ident[len(auto_id_prefix) :]
+        return hashlib.sha1(ident.encode()).hexdigest()
+
+    order = sorted(range(len(rows)), key=order_key)
     return rows.select(sorted(order[:size]))
 
 
@@ -98,6 +120,7 @@ class GridRunner:
         only: str | None = None,
         progress: Any = None,
     ) -> None:
+        check_precision(plan.grid, plan.grid_path)  # before any cell: emulated bf16 is 7x slower
         self.plan = plan
         self.catalogue = catalogue
         self.store = store
@@ -136,6 +159,8 @@ class GridRunner:
         wanted: dict[str, Cell] = {}
 
         def want(cell: Cell) -> None:
+            if cell.key in self.plan.blocked:  # its training data has no source here (see harness plan)
+                return
             if cell.key in wanted or (self.is_done(cell) and not (self.force and self.selected(cell))):
                 return
             wanted[cell.key] = cell
@@ -151,6 +176,7 @@ class GridRunner:
     def run(self) -> RunReport:
         started = time.perf_counter()
         clean_stale_temps(self.store.root)
+        self.store.write_unavailable(self.plan.unavailable)  # declared splits without data: skipped, listed
         todo = self.needed_cells()
         self.report.skipped = [c.label for c in self.plan.cells if c not in todo and self.selected(c)]
         task_id = self.progress.add_task("cells", total=len(todo)) if self.progress else None
@@ -200,7 +226,14 @@ class GridRunner:
         return folder
 
     def _rows(
-        self, task: TaskSpec, split: str, lang: str, *, dataset: Any = None, limit: int | None = None
+        self,
+        task: TaskSpec,
+        split: str,
+        lang: str,
+        *,
+        dataset: Any = None,
+        limit: int | None = None,
+        view: Any = None,
     ) -> RowSet:
         return load_rows(
             task,
@@ -209,6 +242,7 @@ class GridRunner:
             base_dir=self.catalogue.task_path(task.name).parent,
             dataset=dataset,
             limit=limit,
+            view=view,
         )
 
     def _split_ref_rows(self, task: TaskSpec, ref: Any) -> RowSet:
@@ -233,6 +267,9 @@ class GridRunner:
         )
 
     def train_cell(self, cell: Cell) -> None:
+        if cell.phase == "intermediate" and self.plan.condition(cell.condition).is_multitask:
+            self.train_mixture_cell(cell)
+            return
         task = self.catalogue.task(cell.task)
         kind = get_kind(task.kind)
         model_spec = self.plan.model_spec(cell.model)
@@ -242,14 +279,20 @@ class GridRunner:
         if cell.phase == "intermediate":
             cond = self.plan.condition(cell.condition)
             hp = hyperparameters(task, self.plan.grid.intermediate_training, model_spec)
-            train = self._rows(task, task.train.split, cond.source_lang or "en", dataset=task.train.dataset)
-            train.rows = select_by_size(train.rows, cond.size, f"{task.name} in {cond.source_lang}")
+            lang = cond.source_lang or "en"
+            train = self._rows(
+                task, task.train.split, lang, dataset=task.train.dataset, limit=task.train.limit
+            )
+            train.rows = self._sized(train.rows, cond.size, task, lang, task.train.split, cell.condition)
             dev = None
         else:
             hp = hyperparameters(task, self.plan.grid.training, model_spec)
             train = self._split_ref_rows(task, task.train)
             dev = self._split_ref_rows(task, task.dev) if task.dev else None
+        task, train.rows = prepare_rows(task, train.rows)
         features = self._features(train, tokenizer, parent, task, hp.max_length)
+        if cell.phase == "intermediate":
+            hp = self._step_matched(hp, cell.condition, len(train), len(features))
         torch.manual_seed(cell.seed)
         model = kind.load_model(str(parent), task, allow_pickle=model_spec.allow_pickle)
         score_dev = None
@@ -274,7 +317,7 @@ class GridRunner:
         outcome = finetune(
             model,
             features,
-            kind.collator(tokenizer),
+            collator_for(kind, tokenizer, task),
             hp,
             cell.seed,
             score_dev=score_dev,
@@ -290,6 +333,103 @@ class GridRunner:
                 "n_train_examples": len(train),
                 "train_data": {"fingerprint": train.fingerprint, "origin": train.origin},
                 "new_weights": getattr(model, "loading_report", {}).get("new", []),
+            },
+        )
+        self._cell_finished(cell)
+
+    def _sized(
+        self, rows: datasets.Dataset, size: int | None, task: TaskSpec, lang: str, split: str, condition: str
+    ) -> datasets.Dataset:
+        index = [c.name for c in self.plan.grid.intermediate].index(condition)
+        return select_by_size(
+            rows,
+            size,
+            f"{condition}: {task.name} in {lang}",
+            auto_id_prefix=f"{split}-{lang}-",
+            file=self.plan.grid_path,
+            field=f"intermediate[{index}].size",
+        )
+
+    def _step_matched(self, hp: Any, condition: str, n_rows: int, n_features: int) -> Any:
+        """A size-matched condition takes ceil(size / batch) × epochs steps even where an example gives
+        several features (QA windows, long sentences), so both sides of the pair take the same steps."""
+        cond = self.plan.condition(condition)
+        matched = cond.matched_with or any(c.matched_with == cond.name for c in self.plan.grid.intermediate)
+        if not (matched and cond.size) or hp.max_steps or n_features == n_rows:
+            return hp
+        return hp.model_copy(
+            update={"max_steps": math.ceil(hp.epochs * math.ceil(cond.size / hp.batch_size))}
+        )
+
+    def train_mixture_cell(self, cell: Cell) -> None:
+        """One shared body trained on every task of a multi-task condition (harness.training.multitask)."""
+        cond = self.plan.condition(cell.condition)
+        model_spec = self.plan.model_spec(cell.model)
+        parent = self.folder_of(cell.parent, cell.model)
+        tokenizer = load_tokenizer(str(parent))
+        overrides = self.plan.grid.intermediate_training
+        torch.manual_seed(cell.seed)
+        members: list[MixtureMember] = []
+        models: dict[str, torch.nn.Module] = {}
+        for item in cond.tasks or []:
+            task = self.catalogue.task(item.task)
+            assert task.train is not None
+            hp = hyperparameters(task, overrides, model_spec)
+            parts = [
+                self._rows(task, task.train.split, lang, dataset=task.train.dataset, limit=task.train.limit)
+                for lang in item.languages
+            ]
+            rows = (
+                parts[0].rows if len(parts) == 1 else datasets.concatenate_datasets([p.rows for p in parts])
+            )
+            if len(parts) == 1:
+                rows = self._sized(rows, item.size, task, item.languages[0], task.train.split, cond.name)
+            else:
+                rows = select_by_size(rows, item.size, f"{cond.name}: {task.name}", file=self.plan.grid_path)
+            task, rows = prepare_rows(task, rows)
+            pooled = RowSet(
+                task.name,
+                task.train.split,
+                "+".join(item.languages),
+                rows,
+                hashlib.sha256("|".join(p.fingerprint for p in parts).encode()).hexdigest(),
+                ",".join(p.origin for p in parts),
+            )
+            features = self._features(pooled, tokenizer, parent, task, hp.max_length)
+            kind = get_kind(task.kind)
+            head = item.head or task.name
+            if head not in models:
+                models[head] = kind.load_model(str(parent), task, allow_pickle=model_spec.allow_pickle)
+            members.append(
+                MixtureMember(
+                    f"{task.name}/{'+'.join(item.languages)}",
+                    task,
+                    head,
+                    features,
+                    collator_for(kind, tokenizer, task),
+                    hp.batch_size,
+                    len(rows),
+                    item.languages,
+                )
+            )
+        shared_hp = hyperparameters(self.catalogue.task(members[0].task.name), overrides, model_spec)
+        outcome = train_multitask(
+            models, members, shared_hp, cell.seed, sampling=cond.sampling, temperature=cond.temperature
+        )
+        self._save_checkpoint(
+            cell,
+            next(iter(models.values())),
+            tokenizer,
+            {
+                "training": asdict(outcome.training),
+                "hyperparameters": shared_hp.model_dump(),
+                "n_train_examples": sum(m.n_examples for m in members),
+                "mixture": outcome.tasks,
+                "sampling": {
+                    "rule": outcome.sampling,
+                    "temperature": cond.temperature,
+                    "p": outcome.probabilities,
+                },
             },
         )
         self._cell_finished(cell)
@@ -351,7 +491,12 @@ class GridRunner:
             split = task.split_named(cell.split or "")
             limit = eval_limit(split.limit, self.plan.grid.eval_limit)
             rows = self._rows(
-                task, split.split or split.name, cell.language or "", dataset=split.dataset, limit=limit
+                task,
+                split.split or split.name,
+                cell.language or "",
+                dataset=split.dataset,
+                limit=limit,
+                view=split,
             )
             features = self._features(rows, tokenizer, folder, task, task.hyperparameters.max_length)
             preds = kind.predict(
@@ -401,8 +546,8 @@ class GridRunner:
                 model_revision=base_entry.revision if base_entry else None,
                 model_sha256=base_entry.files if base_entry else None,
                 condition=cond.name,
-                intermediate_task=cond.task,
-                source_lang=cond.source_lang,
+                intermediate_task=cond.task or ("+".join(cond.task_names) or None),
+                source_lang=effective_source_lang(cond, self.catalogue),
                 source_type=cond.source_type,
                 intermediate_size=cond.size,
                 matched_with=cond.matched_with,

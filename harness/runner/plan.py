@@ -14,8 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.catalogue.loader import Catalogue
-from harness.catalogue.schema import GridSpec, Hyperparameters, IntermediateSpec, ModelSpec, TaskSpec
+from harness.catalogue.schema import (
+    EvalSplit,
+    GridSpec,
+    Hyperparameters,
+    IntermediateSpec,
+    ModelSpec,
+    TaskSpec,
+)
 from harness.data.loaders import data_identity
+from harness.data.split_views import Unavailable, availability
 from harness.errors import HarnessError
 from harness.kinds.registry import kind_info
 from harness.models.lockfile import Lock, folder_digest
@@ -57,6 +65,11 @@ class Plan:
     base_keys: dict[str, str]  # model name -> key of the base checkpoint
     cells: list[Cell]
     lineage: dict[str, list[dict[str, Any]]]  # checkpoint key -> steps from the base model
+    # declared (task, split, language) whose data is not on this machine: never a cell, never a 0
+    unavailable: list[dict[str, Any]] = field(default_factory=list)
+    # training cells whose data has no source on this machine (and the cells below them): never run
+    blocked: dict[str, str] = field(default_factory=dict)
+    pinned: dict[str, bool] = field(default_factory=dict)  # model name -> base model pinned in the lock
 
     def by_phase(self, phase: Phase) -> list[Cell]:
         return [c for c in self.cells if c.phase == phase]
@@ -101,66 +114,52 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
     def add(cell: Cell) -> Cell:
         return cells.setdefault(cell.key, cell)
 
-    def data_id(task: TaskSpec, split: str, lang: str, limit: int | None = None, dataset: Any = None) -> str:
+    def data_id(
+        task: TaskSpec, split: str, lang: str, limit: int | None = None, dataset: Any = None, view: Any = None
+    ) -> str:
         return data_identity(
-            task, split, lang, catalogue.task_path(task.name).parent, dataset=dataset, limit=limit
+            task, split, lang, catalogue.task_path(task.name).parent, dataset=dataset, limit=limit, view=view
         )
 
+    unavailable: dict[tuple[str, str, str], Unavailable | None] = {}
+
+    def missing(task: TaskSpec, split: EvalSplit, lang: str) -> bool:
+        key = (task.name, split.name, lang)
+        if key not in unavailable:
+            unavailable[key] = availability(task, split, lang, catalogue.task_path(task.name).parent)
+        return unavailable[key] is not None
+
+    from harness.runner.conditions import ConditionPlanner
+
+    conditions = ConditionPlanner(grid, grid_path, catalogue)
+    blocked: dict[str, str] = {}
     for model in grid.models:
         root = base_key(model, lock)
         base_keys[model.name] = root
         lineage[root] = [{"phase": "base", "key": root, "name": model.name, "source": model.source}]
+        conditions.check(model)
         for seed in grid.seeds:
-            for cond in grid.intermediate:
+            for cond_index, cond in enumerate(grid.intermediate):
                 parent = root
-                if cond.task is not None:
-                    task = catalogue.task(cond.task)
-                    assert task.train is not None and cond.source_lang is not None
-                    hp = hyperparameters(task, grid.intermediate_training, model)
-                    inputs = {
-                        "phase": "intermediate",
-                        "parent": root,
-                        "task": task.name,
-                        "version": task.version,
-                        "source_lang": cond.source_lang,
-                        "size": cond.size,
-                        "data": data_id(task, task.train.split, cond.source_lang, dataset=task.train.dataset),
-                        "hp": hp.model_dump(),
-                        "seed": seed,
-                    }
-                    cell = add(
-                        Cell(
-                            content_key(inputs),
-                            "intermediate",
-                            model.name,
-                            cond.name,
-                            seed,
-                            task.name,
-                            root,
-                            inputs=inputs,
-                        )
-                    )
+                if cond.pretrained:  # the model source already is this condition's checkpoint
+                    lineage[root] = [conditions.pretrained_step(model, cond, root)]
+                elif cond.trains:
+                    built, step, reason = conditions.intermediate_cell(model, cond_index, root, seed)
+                    cell = add(built)
                     parent = cell.key
-                    lineage[parent] = [
-                        *lineage[root],
-                        {
-                            "phase": "intermediate",
-                            "key": parent,
-                            "name": f"{model.name}+{cond.name}",
-                            "task": task.name,
-                            "source_lang": cond.source_lang,
-                            "seed": seed,
-                        },
-                    ]
-                for target_name in grid.targets:
+                    lineage[parent] = [*lineage[root], step]
+                    if reason:
+                        blocked[parent] = reason
+                for target_index, target_name in enumerate(grid.targets):
                     target = catalogue.task(target_name)
                     info = kind_info(target.kind)
                     checkpoint = parent
                     if info.trains:
                         if target.train is None:
                             raise HarnessError(
-                                f"target {target.name!r} has no training data",
-                                field="targets",
+                                f"target {target.name!r} is a trained kind ({target.kind}) but declares no "
+                                "training data ('train')",
+                                field=f"targets.{target_index}",
                                 file=grid_path,
                             )
                         hp = hyperparameters(target, grid.training, model)
@@ -169,13 +168,7 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                             "parent": parent,
                             "task": target.name,
                             "version": target.version,
-                            "train": data_id(
-                                target,
-                                target.train.split,
-                                target.train.language,
-                                target.train.limit,
-                                target.train.dataset,
-                            ),
+                            "train": conditions.target_train_identity(target, target_index),
                             "dev": data_id(
                                 target,
                                 target.dev.split,
@@ -216,6 +209,8 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                     trained = checkpoint != root
                     for split in target.splits:
                         for lang in target.split_languages(split):
+                            if missing(target, split, lang):
+                                continue
                             limit = eval_limit(split.limit, grid.eval_limit)
                             inputs = {
                                 "phase": "evaluate",
@@ -225,7 +220,7 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                                 "split": split.name,
                                 "language": lang,
                                 "data": data_id(
-                                    target, split.split or split.name, lang, limit, split.dataset
+                                    target, split.split or split.name, lang, limit, split.dataset, split
                                 ),
                                 "params": target.params,
                                 "precision": grid.precision,
@@ -247,4 +242,20 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                             )
     order = {"intermediate": 0, "target": 1, "evaluate": 2}
     ordered = sorted(cells.values(), key=lambda c: order[c.phase])
-    return Plan(grid, grid_path, base_keys, ordered, lineage)
+    absent = sorted(
+        (u.to_json() for u in unavailable.values() if u is not None),
+        key=lambda u: (u["task"], u["split"], u["language"]),
+    )
+    plan = Plan(grid, grid_path, base_keys, ordered, lineage, absent)
+    plan.blocked = _with_descendants(blocked, ordered)
+    plan.pinned = {m.name: m.name in lock.entries for m in grid.models}
+    return plan
+
+
+def _with_descendants(blocked: dict[str, str], cells: list[Cell]) -> dict[str, str]:
+    """Blocked cells and every cell below them (cells are in phase order, parents first)."""
+    out = dict(blocked)
+    for cell in cells:
+        if cell.parent in out and cell.key not in out:
+            out[cell.key] = out[cell.parent]
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness.report.site import render_site
+from harness.report.site import default_templates_dir, render_site
 from harness.report.summary import EMPTY_MESSAGE, print_summary
 from harness.report.tables import leaderboard, leaderboard_targets, pct, per_language, per_task
 from harness.results.schema import (
@@ -206,71 +206,114 @@ def test_print_summary_empty_store() -> None:
 
 # ---- site --------------------------------------------------------------------------------------
 def render(records: list[Record], out: Path, results: Path) -> dict[str, bytes]:
-    paths = render_site(records, out, results)
-    return {p.name: p.read_bytes() for p in paths}
+    """Every file of the rendered site, by its path inside the site folder."""
+    render_site(records, out, results)
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def page(out: Path, name: str) -> str:
+    return (out / name).read_text(encoding="utf-8")
 
 
 def test_site_renders_deterministically(records: list[Record], tmp_path: Path) -> None:
     results = tmp_path / "results"
     first = render(records, tmp_path / "site", results)
     second = render(list(reversed(records)), tmp_path / "site", results)
-    assert set(first) == {"index.html", "results.json"}
+    pages = {"index.html", "contrast.html", "methodology.html", "downloads.html", "results.json"}
+    assert pages | {f"targets/{SIB}.html", f"targets/{TAT}.html", f"checkpoints/{A}.html"} <= set(first)
     assert first == second
     assert render(records, tmp_path / "other", results) == first
 
 
 def test_site_content(records: list[Record], tmp_path: Path) -> None:
-    render_site(records, tmp_path / "site", tmp_path / "results")
-    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    out = tmp_path / "site"
+    render_site(records, out, tmp_path / "results")
+    html = page(out, "index.html")
     assert A in html and B in html
     assert html.index(B) < html.index(A)  # leaderboard order: best average first
-    for text in (
-        "68.3",
-        "54.2",
-        "62.5",
-        "65.0",
-        "demo split",
-        "majority label",
-        "random candidate",
-        "english_dev",
-    ):
+    for text in ("68.3", "54.2", "62.5", "demo split", "english_dev"):
         assert text in html
-    assert "0.1.0+gabc" in html and "embedded:me5-small" in html and "sib200 source text" in html
-    assert "device=cpu" in html and "202" in html
-    assert 'href="../results/records/' in html
-    rows = json.loads((tmp_path / "site" / "results.json").read_text(encoding="utf-8"))["rows"]
+    sib = page(out, f"targets/{SIB}.html")
+    for text in (
+        "65.0",
+        "majority label",
+        "0.1.0+gabc",
+        "embedded:me5-small",
+        "sib200 source text",
+        "device=cpu",
+    ):
+        assert text in sib
+    assert ">202<" in sib  # n examples
+    assert "random candidate" in page(out, f"targets/{TAT}.html")
+    assert 'href="../../results/records/' in page(out, f"checkpoints/{A}.html")
+    rows = json.loads(page(out, "results.json"))["rows"]
     assert len(rows) == 12
     assert {"checkpoint", "task", "split", "language", "score", "n_seeds", "n_examples", "baseline"} <= set(
         rows[0]
     )
 
 
+class Scripts(HTMLParser):
+    """The text of every <script> element of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self._inside = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "script":
+            assert attrs == [], f"a script element with attributes: {attrs}"
+            self._inside = True
+            self.scripts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self._inside:
+            self.scripts[-1] += data
+
+
 def test_site_escapes_names(records: list[Record], tmp_path: Path) -> None:
     evil = "<script>alert(1)</script>"
-    render_site(records + [make_record(evil, SIB, 1, "en", 0.9)], tmp_path / "site", tmp_path / "results")
-    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
-    assert "&lt;script&gt;" in html
-    assert "<script" not in html.lower()
-    assert "<script" not in (tmp_path / "site" / "results.json").read_text(encoding="utf-8")
+    out = tmp_path / "site"
+    render_site(records + [make_record(evil, SIB, 1, "en", 0.9)], out, tmp_path / "results")
+    shipped = (default_templates_dir() / "site.js").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page(out, "index.html")
+    html_files = sorted(out.rglob("*.html"))
+    assert len(html_files) >= 8
+    for path in html_files:
+        text = path.read_text(encoding="utf-8")
+        assert "alert(1)</script>" not in text, path
+        parser = Scripts()
+        parser.feed(text)
+        assert [s.strip() for s in parser.scripts] == [shipped.strip()], path  # only the site's own script
+    for path in sorted(out.rglob("*.json")):
+        assert "<script" not in path.read_text(encoding="utf-8"), path
 
 
 def test_site_has_no_external_references(records: list[Record], tmp_path: Path) -> None:
     bad = make_record(A, SIB, 3, "en", 0.5)
     bad = bad.model_copy(update={"predictions": "https://example.com/x.jsonl"})
     render_site(records + [bad], tmp_path / "site", tmp_path / "site")
-    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
-    attributes = re.findall(r"""\b(?:src|href|action)\s*=\s*["']?([^"'\s>]*)""", html, flags=re.IGNORECASE)
+    attributes = []
+    for path in sorted((tmp_path / "site").rglob("*.html")):
+        html = path.read_text(encoding="utf-8")
+        found = re.findall(r"""\b(?:src|href|action)\s*=\s*["']?([^"'\s>]*)""", html, flags=re.IGNORECASE)
+        attributes += found
+        assert "url(" not in html and "@import" not in html and "<link" not in html, path
+        assert "http" not in re.sub(r"<[^>]*>", "", html.split("<script>")[1]), path  # not even in the script
     assert attributes, "expected some local links"
     assert not [a for a in attributes if re.match(r"^\s*(?:[a-z][a-z0-9+.-]*:|//)", a, flags=re.IGNORECASE)]
     assert "http://" not in " ".join(attributes) and "https://" not in " ".join(attributes)
-    assert "url(" not in html and "@import" not in html and "<link" not in html
 
 
 def test_site_for_empty_store(tmp_path: Path) -> None:
-    paths = render_site([], tmp_path / "site", tmp_path / "results")
-    html = paths[0].read_text(encoding="utf-8")
-    assert "the results store is empty" in html
-    assert json.loads(paths[1].read_text(encoding="utf-8"))["rows"] == []
+    render_site([], tmp_path / "site", tmp_path / "results")
+    assert "the results store is empty" in page(tmp_path / "site", "index.html")
+    assert json.loads(page(tmp_path / "site", "results.json"))["rows"] == []
 
 
 def test_explicit_templates_dir(records: list[Record], tmp_path: Path) -> None:
@@ -278,27 +321,38 @@ def test_explicit_templates_dir(records: list[Record], tmp_path: Path) -> None:
     templates.mkdir()
     (templates / "index.html.j2").write_text("<p>{{ n_checkpoints }} {{ board.rows[0].checkpoint }}</p>\n")
     paths = render_site(records, tmp_path / "site", tmp_path / "results", templates_dir=templates)
+    assert paths[0].name == "index.html"
     assert paths[0].read_text(encoding="utf-8") == f"<p>2 {B}</p>\n"
+    assert "<nav" in page(tmp_path / "site", "contrast.html")  # the other pages fall back to the shipped ones
+
+
+class Balance(HTMLParser):
+    """Every element closed, in order (void elements aside)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag not in {"meta", "br"}:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack.pop() == tag, f"unbalanced </{tag}> at {self.getpos()}"
 
 
 def test_site_marks_incomplete_rows_and_is_well_formed(records: list[Record], tmp_path: Path) -> None:
     partial = make_record("me5-small+none", SIB, 1, "en", 0.5)
-    render_site(records + [partial], tmp_path / "site", tmp_path / "results")
-    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
-    assert "1/2 targets" in html  # the leaderboard average covers only one of the two targets
-    assert "2 language(s) missing" in html  # its sib200 mean covers only English
-    stack: list[str] = []
-
-    class Checker(HTMLParser):
-        def handle_starttag(self, tag: str, attrs: list) -> None:
-            if tag not in {"meta", "br"}:
-                stack.append(tag)
-
-        def handle_endtag(self, tag: str) -> None:
-            assert stack and stack.pop() == tag, f"unbalanced </{tag}> at {self.getpos()}"
-
-    Checker().feed(html)
-    assert stack == []
+    out = tmp_path / "site"
+    render_site(records + [partial], out, tmp_path / "results")
+    assert "1/2 targets" in page(
+        out, "index.html"
+    )  # the leaderboard average covers only one of the two targets
+    assert "2 language(s) missing" in page(out, f"targets/{SIB}.html")  # its sib200 mean covers only English
+    for path in sorted(out.rglob("*.html")):
+        checker = Balance()
+        checker.feed(path.read_text(encoding="utf-8"))
+        assert checker.stack == [], path
 
 
 def test_site_from_a_results_store(records: list[Record], tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Page builders of the static leaderboard: each turns the site's frames into a template context."""

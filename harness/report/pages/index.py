@@ -1,0 +1,155 @@
+"""The index: one row per checkpoint — overall, group and per-target scores with CIs, robustness,
+tie-aware ranks, filters and sortable columns."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from harness.report.pages.data import SiteData
+from harness.report.pages.format import estimate, is_number, page_href, text
+from harness.report.pages.ranking import tied_ranks
+
+OVERALL = "overall"
+GROUP_PREFIX = "group:"
+FILTERS = [
+    ("model", "model"),
+    ("intermediate", "intermediate task"),
+    ("source-lang", "source language"),
+    ("source-type", "source type"),
+    ("seeds", "seeds"),
+]
+
+
+def _columns(data: SiteData) -> tuple[bool, list[str], list[str]]:
+    """(has overall, group rows, target tasks) of the checkpoint table, plus in-domain tasks that only
+    the records know about (so a target never disappears because its statistics are missing)."""
+    tasks = {str(t) for t in data.tables.checkpoints["task"]}
+    groups = sorted(t for t in tasks if t.startswith(GROUP_PREFIX))
+    targets = {t for t in tasks if t != OVERALL and not t.startswith(GROUP_PREFIX)}
+    if not data.frame.empty:
+        targets |= set(data.frame.loc[data.frame["in_domain"], "task"])
+    return OVERALL in tasks, groups, sorted(targets)
+
+
+def _descending(value: Any) -> float:
+    return -float(value) if is_number(value) else math.inf
+
+
+def _average(raw: list[tuple[Any, Any, Any]]) -> tuple[float, float, float]:
+    """Mean over the targets a row has. Its interval is the mean of the targets' bounds: exact when the
+    targets' errors move together, wider otherwise — conservative, so it never invents a separation."""
+    known = [r for r in raw if is_number(r[0])]
+    if not known:
+        return (math.nan, math.nan, math.nan)
+    value = sum(float(r[0]) for r in known) / len(known)
+    if all(is_number(r[1]) and is_number(r[2]) for r in known):
+        return (
+            value,
+            sum(float(r[1]) for r in known) / len(known),
+            sum(float(r[2]) for r in known) / len(known),
+        )
+    return (value, math.nan, math.nan)
+
+
+def board(data: SiteData) -> dict[str, Any]:
+    """The leaderboard rows in rank order, and which columns they have."""
+    has_overall, groups, targets = _columns(data)
+    info = data.checkpoint_info()
+    scores = data.tables.checkpoints.set_index(["checkpoint", "task"])
+    robust = data.tables.robustness_summary
+    robust_all = robust[robust["task"] == "all"].drop_duplicates("checkpoint").set_index("checkpoint")
+    demo = data.demo_tasks()
+    rows = []
+    for name, meta in info.iterrows():
+
+        def cell(task: str, name: str = str(name)) -> tuple[Any, Any, Any]:
+            if (name, task) not in scores.index:
+                return (math.nan, math.nan, math.nan)
+            row = scores.loc[(name, task)]
+            row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+            return (row["score"], row["low"], row["high"])
+
+        target_raw = [cell(t) for t in targets]
+        average = _average(target_raw)
+        gap = robust_all.loc[name] if name in robust_all.index else None
+        seeds = meta["seeds"]
+        rows.append(
+            {
+                "checkpoint": str(name),
+                "href": page_href("checkpoints", str(name)),
+                "model": text(meta["model"]),
+                "intermediate": text(meta["intermediate_task"], "none"),
+                "source_lang": text(meta["source_lang"], "none"),
+                "source_type": text(meta["source_type"], "none"),
+                "seeds": ", ".join(str(s) for s in seeds),
+                "n_seeds": str(len(seeds)),
+                "selection": ", ".join(meta["selection_rules"]),
+                "frozen": "yes" if bool(meta["frozen_embeddings"]) else "no",
+                "overall": estimate(*cell(OVERALL)),
+                "groups": [estimate(*cell(g)) for g in groups],
+                "targets": [estimate(*raw) for raw in target_raw],
+                "average": estimate(*average),
+                "n_targets": sum(1 for raw in target_raw if is_number(raw[0])),
+                "gap": estimate(gap["mean_gap"], gap["gap_low"], gap["gap_high"], signed=True)
+                if gap is not None
+                else estimate(None, signed=True),
+                "worst_domain": text(gap["worst_domain"]) if gap is not None else "—",
+                "worst_gap": estimate(gap["worst_gap"], signed=True) if gap is not None else estimate(None),
+                "_keys": {OVERALL: cell(OVERALL), "average": average},
+            }
+        )
+        raw = {
+            "checkpoint": str(name),
+            "model": meta["model"],
+            "intermediate_task": meta["intermediate_task"],
+            "source_lang": meta["source_lang"],
+            "source_type": meta["source_type"],
+            "seeds": rows[-1]["seeds"],
+            "selection_rule": rows[-1]["selection"],
+        }
+        for column, (value, low, high) in [
+            (OVERALL, cell(OVERALL)),
+            *[(g, cell(g)) for g in groups],
+            *zip(targets, target_raw, strict=True),
+            ("average", average),
+        ]:
+            raw.update({column: value, f"{column}_low": low, f"{column}_high": high})
+        if gap is not None:
+            raw.update({k: gap[k] for k in ("mean_gap", "gap_low", "gap_high", "worst_domain", "worst_gap")})
+        rows[-1]["_raw"] = raw
+    # The overall XTREME score ranks only when every row has it (all nine targets); else the average.
+    ranked_by = OVERALL if rows and all(is_number(r["_keys"][OVERALL][0]) for r in rows) else "average"
+    rows.sort(key=lambda r: (_descending(r["_keys"][ranked_by][0]), r["checkpoint"]))
+    keys = [r.pop("_keys")[ranked_by] for r in rows]
+    ranks = tied_ranks([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+    table = []
+    for row, rank in zip(rows, ranks, strict=True):
+        row["rank"] = "—" if rank is None else str(rank)
+        row["rank_value"] = "" if rank is None else str(rank)
+        table.append({"rank": rank, "ranked_by": ranked_by, **row.pop("_raw")})
+    return {
+        "rows": rows,
+        "has_overall": has_overall,
+        "groups": [g[len(GROUP_PREFIX) :] for g in groups],
+        "targets": [{"name": t, "demo_split": t in demo, "href": page_href("targets", t)} for t in targets],
+        "ranked_by": ranked_by,
+        "has_robustness": bool(len(robust_all)),
+        "table": pd.DataFrame(table),
+    }
+
+
+def filters(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = {"model": "model", "intermediate": "intermediate", "source-lang": "source_lang",
+            "source-type": "source_type", "seeds": "n_seeds"}  # fmt: skip
+    return [
+        {"key": key, "label": label, "options": sorted({str(r[keys[key]]) for r in rows})}
+        for key, label in FILTERS
+    ]
+
+
+def index_context(data: SiteData) -> dict[str, Any]:
+    leaderboard = board(data)
+    return {"board": leaderboard, "filters": filters(leaderboard["rows"])}

@@ -1,0 +1,184 @@
+"""Bootstrap confidence intervals and paired p-values over per-example statistics and seeds.
+
+Every score the harness reports is a *ratio of sums* over examples: ``sum(num) / sum(den)`` (accuracy:
+``(correct, 1)``; seqeval or BUCC F1: ``(2·tp, n_pred + n_gold)``; QA: ``((EM + F1) / 2, 1)``; see
+``harness.scoring.example_stats``). The bootstrap resamples examples with multinomial weights
+``W`` (``n_boot × n``) so one replicate of a seed's score is ``(W @ num) / (W @ den)``, all replicates
+in one matrix product.
+
+Pairing. ``W`` is seeded from a hash of (task, split, language) and its columns are the examples'
+ids in sorted order, so two checkpoints scored on the same examples are resampled with the SAME
+draws: replicate ``b`` of checkpoint A and replicate ``b`` of checkpoint B see the same examples, and
+their difference is a paired bootstrap of the difference. Different (task, split, language) keys get
+independent draws (they are different samples of examples).
+
+Seeds (hierarchical). On top, each replicate resamples the checkpoint's seeds with replacement: the
+draw ``C_S`` (``n_boot × S`` counts) depends only on the number of seeds ``S``, so seed ``j`` of one
+record is resampled together with seed ``j`` of every other record of the same checkpoint (the same
+fine-tuning run) - its correlation across languages and splits is kept. A record without per-example
+predictions contributes only through the seed draw; with one seed it has no CI (NaN).
+
+CIs are percentile intervals (95 % by default) of the replicates. The p-value of a difference is the
+two-sided paired bootstrap p-value ``min(1, 2·min(P*(d ≤ 0), P*(d ≥ 0)))`` over the replicates of the
+paired difference: it is below 0.05 exactly when the 95 % percentile CI lies on one side of 0 (up to
+the interpolation between the two order statistics at the CI's ends). A difference that is 0 in every
+replicate (a checkpoint against itself) has p = 1.
+
+Replicates can be weighted: when only seeds vary, the ``n_boot`` draws take only a few distinct
+values (10 count patterns for 3 seeds), so they are evaluated once per pattern and weighted by how
+often the pattern occurs; the quantiles are exactly those of the ``n_boot`` draws.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DEFAULT_BOOT = 1000
+DEFAULT_LEVEL = 0.95
+MAX_WEIGHT_CELLS = 8_000_000  # floats in one block of resampling weights (bounded memory for large n)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its confidence interval; NaN bounds when there is no CI."""
+
+    value: float
+    low: float
+    high: float
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def contains(self, x: float) -> bool:
+        return bool(self.low <= x <= self.high)
+
+    def to_json(self) -> dict[str, float | None]:
+        return {
+            "value": _json_float(self.value),
+            "low": _json_float(self.low),
+            "high": _json_float(self.high),
+        }
+
+
+def _json_float(x: float) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def stable_seed(*parts: Any) -> int:
+    """A 64-bit seed from the identity of what is resampled (never Python's randomised ``hash``)."""
+    text = "\x1f".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+
+
+def example_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Multinomial resampling counts, ``n_boot × n`` float64: row ``b`` says how often each example is
+    drawn (``n`` uniform draws with replacement, counted; the same law as ``rng.multinomial``, faster)."""
+    rng = np.random.default_rng(seed)
+    if n == 0:
+        return np.zeros((n_boot, 0))
+    draws = rng.integers(0, n, size=(n_boot, n)) + (np.arange(n_boot) * n)[:, None]
+    return np.bincount(draws.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(np.float64)
+
+
+def ratio_replicates(weights: np.ndarray, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``(W @ num) / (W @ den)`` for stat columns ``num``/``den`` (``n × m``): ``n_boot × m`` replicates.
+
+    A replicate whose denominator is 0 scores 0, as the metrics do (no chunk at all → F1 0).
+    """
+    n_boot, n = weights.shape
+    step = max(1, MAX_WEIGHT_CELLS // max(n, 1))
+    top = np.empty((n_boot, num.shape[1]))
+    bottom = np.empty_like(top)
+    for start in range(0, n_boot, step):
+        block = weights[start : start + step]
+        top[start : start + step] = block @ num
+        bottom[start : start + step] = block @ den
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), 0.0)
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> float:
+    total = float(np.sum(den))
+    return float(np.sum(num)) / total if total > 0 else 0.0
+
+
+def seed_counts(n_seeds: int, n_boot: int) -> np.ndarray:
+    """How often each of ``n_seeds`` seeds is drawn in each replicate: ``n_boot × n_seeds`` counts.
+
+    Depends only on ``n_seeds`` and ``n_boot``, so seed index ``j`` is resampled together everywhere.
+    """
+    rng = np.random.default_rng(stable_seed("seeds", n_seeds, n_boot))
+    draws = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+    return (draws[:, :, None] == np.arange(n_seeds)[None, None, :]).sum(axis=1).astype(np.float64)
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray | None, qs: tuple[float, ...]) -> np.ndarray:
+    """Row-wise quantiles (``len(qs) × rows``) of replicates ``values`` (``rows × U``).
+
+    ``weights`` (integer counts summing to ``n_boot``) say how many of the ``n_boot`` draws each column
+    stands for; the result equals ``np.quantile`` (linear interpolation) over the expanded draws.
+    Rows with a non-finite replicate give NaN.
+    """
+    rows = values.shape[0]
+    out = np.full((len(qs), rows), np.nan)
+    if rows == 0 or values.shape[1] == 0:
+        return out
+    finite = np.isfinite(values).all(axis=1)
+    good = values[finite]
+    if not len(good):
+        return out
+    if weights is None:
+        out[:, finite] = np.quantile(good, qs, axis=1)
+        return out
+    total = int(round(float(weights.sum())))
+    order = np.argsort(good, axis=1, kind="stable")
+    ordered = np.take_along_axis(good, order, axis=1)
+    cumulative = np.cumsum(weights[order], axis=1)
+    for i, q in enumerate(qs):
+        h = q * (total - 1)
+        lo = math.floor(h)
+        frac = h - lo
+        lo_pos = (cumulative > lo).argmax(axis=1)
+        hi_pos = (cumulative > min(lo + 1, total - 1)).argmax(axis=1)
+        lo_val = np.take_along_axis(ordered, lo_pos[:, None], axis=1)[:, 0]
+        hi_val = np.take_along_axis(ordered, hi_pos[:, None], axis=1)[:, 0]
+        out[i, finite] = lo_val + frac * (hi_val - lo_val)
+    return out
+
+
+def percentile_interval(
+    values: np.ndarray, weights: np.ndarray | None = None, level: float = DEFAULT_LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile CI (low, high) of each row of replicates."""
+    alpha = (1 - level) / 2
+    low, high = weighted_quantiles(values, weights, (alpha, 1 - alpha))
+    return low, high
+
+
+def paired_p_values(diffs: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Two-sided paired bootstrap p-values, ``min(1, 2·min(P*(d ≤ 0), P*(d ≥ 0)))``, one per row."""
+    if diffs.shape[1] == 0:
+        return np.full(diffs.shape[0], np.nan)
+    w = np.ones(diffs.shape[1]) if weights is None else weights
+    total = float(w.sum())
+    below = ((diffs <= 0) * w).sum(axis=1) / total
+    above = ((diffs >= 0) * w).sum(axis=1) / total
+    p = np.minimum(1.0, 2 * np.minimum(below, above))
+    return np.where(np.isfinite(diffs).all(axis=1), p, np.nan)
+
+
+def bootstrap_score(
+    num: np.ndarray, den: np.ndarray, *, key: tuple[Any, ...] = (), n_boot: int = DEFAULT_BOOT
+) -> Estimate:
+    """One sample's score with its example-level percentile CI (a convenience over the matrix code)."""
+    num = np.asarray(num, dtype=np.float64).reshape(-1, 1)
+    den = np.asarray(den, dtype=np.float64).reshape(-1, 1)
+    reps = ratio_replicates(example_weights(len(num), n_boot, stable_seed(*key)), num, den).T
+    low, high = percentile_interval(reps)
+    return Estimate(ratio(num, den), float(low[0]), float(high[0]))

@@ -1,0 +1,121 @@
+"""The fields of result records the statistics need, as numpy arrays (one entry per record).
+
+Records share few distinct checkpoint, task and split objects; names become integer codes that sort
+like the names, so cells are found with one ``lexsort`` instead of a pandas group-by on strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.results.schema import Record
+
+
+def _dedupe(objects: list) -> tuple[np.ndarray, list]:
+    """Records share few distinct checkpoint/task/split objects (by identity): index into the uniques."""
+    first: dict[int, int] = {}
+    index = np.fromiter(
+        (first.setdefault(id(o), len(first)) for o in objects), dtype=np.int64, count=len(objects)
+    )
+    uniques: list = [None] * len(first)
+    for o, k in zip(objects, index.tolist(), strict=True):
+        if uniques[k] is None:
+            uniques[k] = o
+    return index, uniques
+
+
+def _codes(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes that sort like the values, and the sorted distinct values (an object array)."""
+    table: dict[str, int] = {}
+    raw = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
+    uniques = list(table)
+    order = sorted(range(len(uniques)), key=lambda k: uniques[k])
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[order] = np.arange(len(uniques))
+    return rank[raw], np.array([uniques[k] for k in order], dtype=object)
+
+
+def object_array(values: Sequence[object]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
+@dataclass
+class RecordArrays:
+    """The fields of the records the statistics need, as arrays (one entry per record)."""
+
+    ck_index: np.ndarray  # into ``checkpoints`` (distinct objects)
+    task_index: np.ndarray
+    split_index: np.ndarray
+    checkpoints: list
+    tasks: list
+    splits: list
+    ck_code: np.ndarray  # codes of the checkpoint / task / split names and the language, sort-compatible
+    task_code: np.ndarray
+    split_code: np.ndarray
+    lang_code: np.ndarray
+    names: dict[str, np.ndarray]  # the sorted distinct names per code
+    seed: np.ndarray
+    score: np.ndarray
+    n_examples: np.ndarray
+    metric: np.ndarray
+    baseline_name: np.ndarray
+    baseline: np.ndarray
+
+    def fingerprint(self, where: tuple) -> str:
+        digest = hashlib.sha1(repr(where).encode())
+        for array in (self.ck_code, self.task_code, self.split_code, self.lang_code, self.seed, self.score):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(self.n_examples.tobytes())
+        for values in (*self.names.values(), self.metric, self.baseline_name):
+            digest.update("\x1f".join(map(str, values)).encode())
+        digest.update(np.nan_to_num(self.baseline, nan=-1.0).tobytes())
+        for c in self.checkpoints:
+            digest.update(repr((c.name, c.source_lang, c.source_type, c.matched_with, c.model)).encode())
+        for s in self.splits:
+            digest.update(repr((s.name, s.domain, s.in_domain)).encode())
+        return digest.hexdigest()
+
+
+def record_arrays(records: Sequence[Record]) -> RecordArrays:
+    ck_index, cks = _dedupe([r.checkpoint for r in records])
+    task_index, tasks = _dedupe([r.task for r in records])
+    split_index, splits = _dedupe([r.split for r in records])
+    ck_names, ck_uniq = _codes([c.name for c in cks])
+    task_names, task_uniq = _codes([t.name for t in tasks])
+    split_names, split_uniq = _codes([s.name for s in splits])
+    lang_code, lang_uniq = _codes([r.language for r in records])
+    metric = object_array([r.main_metric for r in records])
+    baselines = [r.baseline for r in records]
+    n = len(records)
+    return RecordArrays(
+        ck_index=ck_index,
+        task_index=task_index,
+        split_index=split_index,
+        checkpoints=cks,
+        tasks=tasks,
+        splits=splits,
+        ck_code=ck_names[ck_index] if n else ck_index,
+        task_code=task_names[task_index] if n else task_index,
+        split_code=split_names[split_index] if n else split_index,
+        lang_code=lang_code,
+        names={"checkpoint": ck_uniq, "task": task_uniq, "split": split_uniq, "language": lang_uniq},
+        seed=np.fromiter((r.seed for r in records), dtype=np.int64, count=n),
+        score=np.fromiter((r.main_score for r in records), dtype=np.float64, count=n),
+        n_examples=np.fromiter((r.n_examples for r in records), dtype=np.int64, count=n),
+        metric=metric,
+        baseline_name=object_array([b.name if b is not None else None for b in baselines]),
+        baseline=np.fromiter(
+            (
+                b.scores.get(m, np.nan) if b is not None else np.nan
+                for b, m in zip(baselines, metric, strict=True)
+            ),
+            dtype=np.float64,
+            count=n,
+        ),
+    )

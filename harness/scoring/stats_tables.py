@@ -1,0 +1,152 @@
+"""Score tables with bootstrap CIs: per (checkpoint, task, split, language) and per (checkpoint, target).
+
+Both are deterministic (fixed bootstrap seeds, sorted rows) and vectorised (``harness.scoring.cells``).
+Scores are fractions; ``low``/``high`` are the 95 % percentile CI (NaN when there is none: one seed
+and no per-example predictions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from harness.results.schema import Record
+from harness.results.store import ResultsStore
+from harness.scoring.bootstrap import DEFAULT_BOOT
+from harness.scoring.cells import CellSet, Linear, build_cells, evaluate
+from harness.scoring.xtreme import XTREME_GROUPS, XTREME_TASKS
+
+SCORE_COLUMNS = [
+    "checkpoint",
+    "model",
+    "intermediate_task",
+    "source_lang",
+    "source_type",
+    "task",
+    "split",
+    "domain",
+    "in_domain",
+    "protocol",
+    "language",
+    "main_metric",
+    "score",
+    "low",
+    "high",
+    "n_seeds",
+    "n_examples",
+    "baseline",
+]
+CHECKPOINT_COLUMNS = ["checkpoint", "task", "score", "low", "high", "n_seeds", "n_languages"]
+
+
+def cells_of(store: ResultsStore | None, records: Sequence[Record], n_boot: int) -> CellSet:
+    return build_cells(store.root if store is not None else None, records, n_boot)
+
+
+def _identity(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {"score": parts["score"]}
+
+
+def score_table(
+    store: ResultsStore | None, records: Sequence[Record], n_boot: int = DEFAULT_BOOT
+) -> pd.DataFrame:
+    """One row per (checkpoint, task, split, language): mean over seeds with its CI."""
+    cs = cells_of(store, records, n_boot)
+    frame = cs.frame
+    if frame.empty:
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    stats = evaluate(cs, {"score": Linear.pick(np.arange(len(frame)))}, _identity)
+    out = frame.copy()
+    out["low"], out["high"] = stats["score_low"], stats["score_high"]
+    return out[SCORE_COLUMNS].reset_index(drop=True)
+
+
+def task_means(frame: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, Linear]:
+    """Per (checkpoint, task): the mean over the selected splits of each split's mean over languages.
+
+    Returns the rows' identity (checkpoint, task, n_languages, n_seeds) and the cells' weights.
+    """
+    chosen = frame[mask].copy()
+    chosen["cell"] = np.flatnonzero(mask)
+    if chosen.empty:
+        return pd.DataFrame(columns=["checkpoint", "task", "n_languages", "n_seeds"]), Linear.pick(
+            np.array([])
+        )
+    per_split = chosen.groupby(["checkpoint", "task", "split"])["language"].transform("size")
+    splits = chosen.groupby(["checkpoint", "task"])["split"].transform("nunique")
+    row = chosen.groupby(["checkpoint", "task"], sort=True).ngroup().to_numpy()
+    ident = (
+        chosen.groupby(["checkpoint", "task"], sort=True)
+        .agg(n_languages=("language", "nunique"), n_seeds=("n_seeds", "min"))
+        .reset_index()
+    )
+    weight = 1.0 / (per_split.to_numpy() * splits.to_numpy())
+    return ident, Linear(row, chosen["cell"].to_numpy(), weight, len(ident))
+
+
+def _group_rows(ident: pd.DataFrame, tasks_linear: Linear) -> tuple[pd.DataFrame, Linear]:
+    """XTREME group rows (all of a group's tasks present) and the overall row (all nine present)."""
+    wanted = [(f"group:{name}", tasks) for name, tasks in XTREME_GROUPS.items()]
+    wanted.append(("overall", XTREME_TASKS))
+    rows, triplets, offset = [], [], 0
+    for label, tasks in wanted:
+        members = ident[ident["task"].isin(tasks)]
+        complete = members.groupby("checkpoint")["task"].transform("nunique").to_numpy() == len(tasks)
+        members = members[complete]
+        if members.empty:
+            continue
+        block = members.groupby("checkpoint", sort=True).agg(
+            n_languages=("n_languages", "sum"), n_seeds=("n_seeds", "min")
+        )
+        block = block.reset_index().assign(task=label)
+        # task row -> its group row (offset by the rows already made)
+        out_of = np.full(len(ident), -1, dtype=np.int64)
+        out_of[members.index.to_numpy()] = offset + np.searchsorted(
+            block["checkpoint"], members["checkpoint"]
+        )
+        offset += len(block)
+        rows.append(block)
+        select = out_of[tasks_linear.row] >= 0
+        triplets.append(
+            (
+                out_of[tasks_linear.row[select]],
+                tasks_linear.cell[select],
+                tasks_linear.weight[select] / len(tasks),
+            )
+        )
+    if not rows:
+        return pd.DataFrame(columns=ident.columns), Linear.pick(np.array([]))
+    out = pd.concat(rows, ignore_index=True)[["checkpoint", "task", "n_languages", "n_seeds"]]
+    row, cell, weight = (np.concatenate(parts) for parts in zip(*triplets, strict=True))
+    return out, Linear(row, cell, weight, len(out))
+
+
+def checkpoint_table(
+    store: ResultsStore | None, records: Sequence[Record], n_boot: int = DEFAULT_BOOT
+) -> pd.DataFrame:
+    """One row per (checkpoint, target): the in-domain score (mean over languages incl. English, as
+    XTREME's evaluate.py), plus ``group:<name>`` and ``overall`` rows where complete."""
+    cs = cells_of(store, records, n_boot)
+    frame = cs.frame
+    if frame.empty:
+        return pd.DataFrame(columns=CHECKPOINT_COLUMNS)
+    ident, linear = task_means(frame, frame["in_domain"].to_numpy(dtype=bool))
+    if ident.empty:
+        return pd.DataFrame(columns=CHECKPOINT_COLUMNS)
+    group_ident, group_linear = _group_rows(ident, linear)
+    tables = []
+    for rows, part in ((ident, linear), (group_ident, group_linear)):
+        if rows.empty:
+            continue
+        stats = evaluate(cs, {"score": part}, _identity)
+        rows = rows.copy()
+        rows["score"], rows["low"], rows["high"] = stats["score"], stats["score_low"], stats["score_high"]
+        tables.append(rows)
+    out = pd.concat(tables, ignore_index=True)
+    out["n_seeds"] = out["n_seeds"].astype(int)
+    out["n_languages"] = out["n_languages"].astype(int)
+    out["_order"] = out["task"].map(lambda t: 2 if t == "overall" else int(str(t).startswith("group:")))
+    out = out.sort_values(["checkpoint", "_order", "task"], kind="mergesort")
+    return out[CHECKPOINT_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,139 @@
+"""The rendered site in a real headless Chromium (Debian's package, driven by playwright): sorting,
+filtering, the contrast page, no script injection and not a single network request."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.report.site import render_site
+
+pytestmark = pytest.mark.browser
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+HOSTILE = "<script>alert(1)</script>"
+
+
+def chromium_binary() -> str | None:
+    explicit = os.environ.get("HARNESS_CHROMIUM")
+    if explicit and Path(explicit).is_file():
+        return explicit
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from site_store import EN, LEVELS, build_site_store
+
+    root = tmp_path_factory.mktemp("browser")
+    store = build_site_store(root / "results", extra={HOSTILE: LEVELS[EN]})
+    render_site(store.records(), root / "site", store.root)
+    return root / "site"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    binary = chromium_binary()
+    if binary is None:
+        reason = "no chromium binary (as root: apt-get install -y chromium; or set HARNESS_CHROMIUM)"
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[tuple[object, list[str], list[str]]]:
+    """A page that records every request URL and every dialog (an alert would mean injected script)."""
+    context = browser.new_context()  # type: ignore[attr-defined]
+    tab = context.new_page()
+    requests: list[str] = []
+    dialogs: list[str] = []
+    tab.on("request", lambda request: requests.append(request.url))
+    tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab, requests, dialogs
+    assert errors == [], f"script errors on the page: {errors}"
+    context.close()
+
+
+def visible_checkpoints(tab: object) -> list[str]:
+    return tab.eval_on_selector_all(  # type: ignore[attr-defined]
+        "#board tbody tr", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.checkpoint)"
+    )
+
+
+def test_sort_filter_and_contrast_without_network(site: Path, page: tuple) -> None:
+    from site_store import DE, EN, NONE
+
+    tab, requests, dialogs = page
+    tab.goto((site / "index.html").as_uri())
+    ranked = visible_checkpoints(tab)
+    assert ranked[-1] == NONE and set(ranked) == {EN, DE, NONE, HOSTILE}
+
+    # sort by checkpoint name: ascending on the first click, descending on the second
+    tab.click("#board thead button.sort:text-is('checkpoint')")
+    assert visible_checkpoints(tab) == sorted(ranked, key=str.lower)
+    assert tab.get_attribute("#board thead th:nth-child(2)", "aria-sort") == "ascending"
+    tab.click("#board thead button.sort:text-is('checkpoint')")
+    assert visible_checkpoints(tab) == sorted(ranked, key=str.lower, reverse=True)
+
+    # sort by the xnli column: best first on the first click, and the numbers shown agree
+    tab.click("#board thead button.sort:text-is('xnli')")
+    order = visible_checkpoints(tab)
+    column = tab.eval_on_selector_all(
+        "#board thead th", "ths => ths.findIndex(th => th.textContent.trim().startsWith('xnli'))"
+    )
+    shown = tab.eval_on_selector_all(
+        "#board tbody tr",
+        f"rows => rows.map(r => parseFloat(r.children[{column}].getAttribute('data-value')))",
+    )
+    assert shown == sorted(shown, reverse=True)
+    assert order[-1] == NONE
+
+    # filter: translated sources only, then reset
+    tab.select_option("select[data-filter='source-type']", "translated")
+    assert visible_checkpoints(tab) == [DE]
+    assert tab.text_content("[data-count]") == "1 of 4 shown"
+    tab.select_option("select[data-filter='source-type']", "")
+    tab.select_option("select[data-filter='intermediate']", "none")
+    assert visible_checkpoints(tab) == [HOSTILE, NONE]  # both without an intermediate task, xnli order kept
+    tab.click("button[data-reset]")
+    assert len(visible_checkpoints(tab)) == 4
+
+    # the hostile name is text, not markup
+    assert tab.locator("#board tbody th a", has_text=HOSTILE).count() == 1
+
+    # the contrast page: the verdict and the paired rows
+    tab.click("nav.site a:text-is('English vs non-English')")
+    assert tab.url.endswith("/contrast.html")
+    verdict = tab.text_content("#verdict")
+    assert verdict and "Verdict:" in verdict and "points" in verdict
+    assert tab.locator("#contrast-table tbody tr").count() > 0
+    assert tab.locator("#gap-table tbody tr").count() > 0
+    pairs = tab.eval_on_selector_all(
+        "#contrast-table tbody tr", "rows => rows.map(r => r.children[1].textContent)"
+    )
+    assert all(DE in p for p in pairs)
+
+    # a target page and a checkpoint page open and show their tables
+    tab.goto((site / "targets" / "xnli.html").as_uri())
+    assert tab.locator("td.na", has_text="not available").count() >= 1
+    tab.goto((site / "checkpoints" / f"{DE}.html").as_uri())
+    assert tab.locator("#export a").count() > 0
+
+    assert requests, "expected the page loads themselves to be seen"
+    assert [url for url in requests if not url.startswith("file://")] == []
+    assert dialogs == []
