@@ -238,6 +238,9 @@ def _class_labels_as_names(rows: datasets.Dataset) -> datasets.Dataset:
     for name, feature in rows.features.items():
         if isinstance(feature, datasets.ClassLabel):
             names = feature.names
+            # -1 is "no gold label" on the hub (SNLI's 785 unannotated pairs); as a list index it would
+            # silently become the last label name, so those rows are dropped.
+            rows = rows.filter(lambda b, n=name: [i >= 0 for i in b[n]], batched=True)
             rows = rows.cast_column(name, datasets.Value("int64"))
             rows = rows.map(lambda b, n=name, ns=names: {n: [ns[i] for i in b[n]]}, batched=True)
         elif isinstance(feature, datasets.Sequence | list) and isinstance(

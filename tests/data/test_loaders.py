@@ -148,3 +148,22 @@ def test_tsv_round_trip(tmp_path_factory: pytest.TempPathFactory, rows: list[tup
     (folder / "en.tsv").write_text("text\tlabel\n" + body, encoding="utf-8")
     loaded = load_rows(task_for("{lang}.tsv"), split="test", language="en", base_dir=folder)
     assert list(zip(loaded.rows["text"], loaded.rows["label"], strict=True)) == rows
+
+
+def test_hub_class_labels_become_names_and_unlabelled_rows_are_dropped() -> None:
+    import datasets
+
+    from harness.data.loaders import _class_labels_as_names
+
+    features = datasets.Features(
+        {
+            "text": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=["entailment", "neutral", "contradiction"]),
+        }
+    )
+    rows = datasets.Dataset.from_dict(
+        {"text": ["a", "b", "c", "d"], "label": [0, -1, 2, 1]}, features=features
+    )
+    named = _class_labels_as_names(rows)
+    assert named["text"] == ["a", "c", "d"]
+    assert named["label"] == ["entailment", "contradiction", "neutral"]
