@@ -19,7 +19,10 @@ Timed runs alternate between the paths (ours, pipeline, ours, ...) so that load 
 falls on both; with ``--repeat N`` the median run is reported, with the per-round ratio.
 
     HF_HUB_OFFLINE=1 python benchmarks/eval_throughput.py [--workloads sib200 pawsx xnli]
-        [--per-language N] [--languages en de] [--repeat 3] [--threads 1] [--bf16] [--json]
+        [--per-language N] [--languages en de] [--repeat 3] [--threads 1] [--workers N] [--bf16] [--json]
+
+Our path runs its batches on ``--workers`` threads (``$HARNESS_EVAL_WORKERS``; default: torch's thread
+count), each op single-threaded, as ``harness.kinds.base.batched_forward`` does in the runner.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import platform
 import resource
 import statistics
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -46,6 +50,7 @@ from transformers import pipeline
 from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import TaskSpec
 from harness.data import loaders
+from harness.kinds.base import WORKERS_ENV, eval_workers
 from harness.kinds.classification import KIND
 from harness.models.embedded import materialize_embedded
 from harness.models.loading import load_tokenizer
@@ -169,12 +174,14 @@ class PositionCounter:
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.positions = 0
+        self._lock = threading.Lock()  # our path calls the model from several worker threads at once
         model.register_forward_pre_hook(self._count, with_kwargs=True)
 
     def _count(self, module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         if input_ids is not None:
-            self.positions += input_ids.numel()
+            with self._lock:
+                self.positions += input_ids.numel()
 
     def measure(self, path: Callable[[], Run]) -> Run:
         before = self.positions
@@ -356,6 +363,7 @@ def benchmark(
             "transformers": transformers.__version__,
             "datasets": datasets.__version__,
             "threads": torch.get_num_threads(),
+            "eval_workers": eval_workers(torch.device("cpu")),
             "cpus": os.cpu_count(),
             "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
             "python": platform.python_version(),
@@ -386,7 +394,8 @@ def print_table(report: dict[str, Any]) -> None:
     env = report["environment"]
     print(
         f"ratio = ours examples/s over the pipeline's (median run); pos. = token positions computed. "
-        f"wall {report['wall_s']:.0f} s; threads {env['threads']} of {env['cpus']} CPUs; "
+        f"wall {report['wall_s']:.0f} s; threads {env['threads']} of {env['cpus']} CPUs, "
+        f"our eval workers {env['eval_workers']}; "
         f"1-min load average {env['load_average_1min']}"
     )
 
@@ -412,12 +421,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, help="torch intra-op threads for both paths (default: torch's choice)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help=f"batches our path runs at once (sets ${WORKERS_ENV}; default: the thread count, 1: sequential)",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     quiet()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.workers:
+        os.environ[WORKERS_ENV] = str(args.workers)
     report = benchmark(args.workloads, args.languages, args.per_language, args.repeat, args.bf16)
     if args.json:
         print(json.dumps(report, indent=2))

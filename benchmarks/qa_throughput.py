@@ -20,7 +20,7 @@ gold); they differ where the two decoders do (windows, n-best vs exhaustive sear
 per-window probability product).
 
     HF_HUB_OFFLINE=1 python benchmarks/qa_throughput.py [--languages en de] [--per-language 100]
-        [--repeat 1] [--threads N] [--profile] [--json]
+        [--repeat 1] [--threads N] [--workers N] [--profile] [--json]
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from eval_throughput import PositionCounter, peak_rss_mib  # noqa: E402
 from harness.catalogue.loader import Catalogue  # noqa: E402
 from harness.catalogue.schema import TaskSpec  # noqa: E402
 from harness.data import loaders  # noqa: E402
+from harness.kinds.base import WORKERS_ENV, eval_workers  # noqa: E402
 from harness.kinds.extractive_qa import KIND  # noqa: E402
 from harness.models.embedded import materialize_embedded  # noqa: E402
 from harness.models.loading import load_tokenizer  # noqa: E402
@@ -200,6 +201,7 @@ def benchmark(languages: Sequence[str], per_language: int, repeat: int, profile:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "threads": torch.get_num_threads(),
+        "eval_workers": eval_workers(torch.device("cpu")),
         "cpus": os.cpu_count(),
         "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
     }
@@ -229,7 +231,7 @@ def print_table(report: dict[str, Any]) -> None:
     print(
         f"peak RSS {report['peak_rss_mib']:.0f} MiB (after setup {report['peak_rss_after_setup_mib']:.0f}); "
         f"wall {report['wall_s']:.1f} s; torch {env['torch']}, transformers {env['transformers']}, "
-        f"{env['threads']} threads, load {env['load_average_1min']}"
+        f"{env['threads']} threads, {env['eval_workers']} eval workers, load {env['load_average_1min']}"
     )
     if "profile_ours" in report:
         print(report["profile_ours"])
@@ -241,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-language", type=int, default=100, help="first N questions of each language")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help=f"batches of windows our path runs at once (sets ${WORKERS_ENV}; default: the thread count)",
+    )
     parser.add_argument("--profile", action="store_true", help="also cProfile one pass of our path")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -263,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.workers:
+        os.environ[WORKERS_ENV] = str(args.workers)
     report = benchmark(args.languages, args.per_language, args.repeat, args.profile)
     print(json.dumps(report, indent=2) if args.json else "", end="\n" if args.json else "")
     if not args.json:

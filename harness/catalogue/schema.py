@@ -164,6 +164,7 @@ class Hyperparameters(Strict):
     weight_decay: float = Field(default=0.01, ge=0)
     max_steps: int | None = Field(default=None, ge=1)
     freeze_embeddings: bool = False
+    freeze_layers: int = Field(default=0, ge=0)
 
 
 class TaskSpec(Strict):
@@ -241,6 +242,7 @@ class ModelSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
     source: str
     freeze_embeddings: bool = False
+    freeze_layers: int = Field(default=0, ge=0)
     allow_pickle: bool = False
 
 

@@ -6,8 +6,10 @@ metric. The runner only calls this protocol; adding a kind is one module plus a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from harness.catalogue.schema import TaskSpec
+from harness.errors import HarnessError
 
 
 @dataclass
@@ -114,6 +117,48 @@ def length_bucketed_batches(
     return batches
 
 
+WORKERS_ENV = "HARNESS_EVAL_WORKERS"
+ALLOWED_WORKERS = ["a whole number ≥ 1 (1: one batch at a time)"]
+
+
+def eval_workers(device: torch.device, requested: int | None = None) -> int:
+    """How many batches run at once: ``requested``, else ``$HARNESS_EVAL_WORKERS``, else torch's threads.
+
+    Only a CPU runs batches side by side (a GPU keeps one stream of batches); 1 means sequential.
+    """
+    if device.type != "cpu":
+        return 1
+    if requested is None:
+        raw = os.environ.get(WORKERS_ENV, "").strip()
+        if not raw:
+            return torch.get_num_threads()
+        if not raw.isdigit() or int(raw) < 1:
+            raise HarnessError(
+                f"{raw!r} is not a number of workers", field=WORKERS_ENV, allowed=ALLOWED_WORKERS
+            )
+        requested = int(raw)
+    if requested < 1:
+        raise HarnessError(
+            f"{requested} is not a number of workers", field="workers", allowed=ALLOWED_WORKERS
+        )
+    return requested
+
+
+@contextmanager
+def single_threaded_ops() -> Iterator[None]:
+    """Every op runs on one thread while inside; torch's thread count is restored after, even on errors.
+
+    ``torch.set_num_threads`` is process-wide: threads that start an op inside pick up 1 (ATen reads the
+    global count once per thread), the caller's own setting comes back on exit.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def batched_forward(
     model: torch.nn.Module,
     features: datasets.Dataset,
@@ -125,24 +170,60 @@ def batched_forward(
     length_column: str = "length",
     progress: Callable[[int], None] | None = None,
     token_budget: int | None = None,
+    max_padding: float = 0.1,
+    workers: int | None = None,
 ) -> list[np.ndarray]:
-    """Run ``forward`` over length-sorted, dynamically padded batches; outputs come back in row order."""
+    """Run ``forward`` over length-sorted, dynamically padded batches; outputs come back in row order.
+
+    On a CPU with ``workers`` > 1 (default: ``$HARNESS_EVAL_WORKERS``, else ``torch.get_num_threads()``)
+    the batches run on that many Python threads at once, each op single-threaded: for encoder-sized
+    matrices, one batch per core beats splitting every matmul across cores (ATen releases the GIL).
+    The batches and their contents are the same either way; only float summation order inside BLAS
+    may differ. ``progress`` is called from the calling thread, once per batch, with its row count.
+    """
     model.eval()
     device = model_device(model)
     lengths = features[length_column]
     columns = [c for c in features.column_names if c != length_column]
     rows = features.select_columns(columns).to_list()
     outputs: list[np.ndarray | None] = [None] * len(rows)
-    with torch.inference_mode(), autocast(precision):
-        budget = token_budget if token_budget is not None else batch_size * 32
-        for batch_indices in length_bucketed_batches(lengths, batch_size, budget):
+    budget = token_budget if token_budget is not None else batch_size * 32
+    batches = length_bucketed_batches(lengths, batch_size, budget, max_padding)
+
+    def run(batch_indices: list[int]) -> np.ndarray:
+        # inference_mode and autocast are per-thread state: each worker enters its own.
+        with torch.inference_mode(), autocast(precision):
             batch = collate([rows[i] for i in batch_indices])
             batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-            result = forward(model, batch).float().cpu().numpy()
-            for position, index in enumerate(batch_indices):
-                outputs[index] = result[position]
-            if progress is not None:
-                progress(len(batch_indices))
+            return forward(model, batch).float().cpu().numpy()
+
+    def store(batch_indices: list[int], result: np.ndarray) -> None:
+        for position, index in enumerate(batch_indices):
+            outputs[index] = result[position]
+        if progress is not None:
+            progress(len(batch_indices))
+
+    threads = min(eval_workers(device, workers), len(batches))
+    if threads <= 1:
+        for batch_indices in batches:
+            store(batch_indices, run(batch_indices))
+        return outputs  # type: ignore[return-value]
+    # Costliest batches first, so the last ones to finish are small and no worker idles long at the end.
+    by_cost = sorted(batches, key=lambda b: -len(b) * max(lengths[i] for i in b))
+    with (
+        single_threaded_ops(),
+        ThreadPoolExecutor(
+            threads, thread_name_prefix="batched-forward", initializer=torch.set_num_threads, initargs=(1,)
+        ) as pool,
+    ):
+        pending = {pool.submit(run, batch_indices): batch_indices for batch_indices in by_cost}
+        try:
+            for done in as_completed(pending):
+                store(pending[done], done.result())
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
     return outputs  # type: ignore[return-value]
 
 

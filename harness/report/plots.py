@@ -1,6 +1,6 @@
 """Inline SVG plots as geometry: bars with CI whiskers per category (language), one bar per series
 (checkpoint or pair). Python computes every coordinate (fixed decimals, so output is deterministic);
-a jinja macro draws them, so every name is escaped by autoescape like the rest of the page."""
+``svg_markup`` draws them, escaping every name (``harness.report.pages.html.esc``) as autoescape would."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from markupsafe import Markup
+
+from harness.report.pages.html import esc, rows_markup
 
 PALETTE = ["#0b5cad", "#a23b00", "#2f6f3e", "#6b3fa0", "#8a5a00", "#00707a", "#b0306a", "#4d5a66"]
 MAX_SERIES = 6
@@ -116,7 +120,7 @@ def bar_chart(
             }
         )
     rows = (len(shown) + 2) // 3
-    return {
+    chart = {
         "title": title,
         "width": _f(max(width, LEFT + 3 * 260.0)),
         "height": _f(TOP + PLOT_HEIGHT + 30 + rows * 16 + 4),
@@ -138,3 +142,49 @@ def bar_chart(
         "legend": legend,
         "omitted": max(0, len(series) - len(shown)),
     }
+    chart["svg"] = svg_markup(chart)
+    return chart
+
+
+def svg_markup(p: dict[str, Any]) -> Markup:
+    """The chart as a ``<figure>`` with inline SVG; every text is escaped (``esc``), the numbers are
+    the fixed-decimal geometry above. Built in Python: a template loop per bar costs seconds over the
+    site's plots at full scale."""
+    title = esc(p["title"])
+    more = (
+        f' <span class="muted">— the first {p["shown"]} series in leaderboard order; {p["omitted"]} more in the tables</span>'
+        if p["omitted"]
+        else ""
+    )
+    out = [
+        f'<figure class="plot">\n<figcaption>{title}{more}</figcaption>\n<div class="scroll">\n'
+        f'<svg role="img" aria-label="{title}" width="{p["width"]}" height="{p["height"]}" '
+        f'viewBox="0 0 {p["width"]} {p["height"]}">\n'
+    ]
+    for g in p["grid"]:
+        out.append(
+            f'<line class="grid" x1="{p["left"]}" x2="{p["right"]}" y1="{g["y"]}" y2="{g["y"]}"/>\n'
+            f'<text class="tick" x="{p["tick_x"]}" y="{g["y"]}" dy="3" text-anchor="end">{esc(g["label"])}</text>\n'
+        )
+    out.append(f'<line class="axis" x1="{p["left"]}" x2="{p["right"]}" y1="{p["zero"]}" y2="{p["zero"]}"/>\n')
+    for b in p["bars"]:
+        out.append(
+            f'<rect x="{b["x"]}" y="{b["y"]}" width="{b["w"]}" height="{b["h"]}" fill="{b["fill"]}">'
+            f"<title>{esc(b['title'])}</title></rect>\n"
+        )
+    for w in p["whiskers"]:
+        out.append(
+            f'<path class="whisker" d="M{w["x"]} {w["y1"]}V{w["y2"]}M{w["xa"]} {w["y1"]}H{w["xb"]}'
+            f'M{w["xa"]} {w["y2"]}H{w["xb"]}"/>\n'
+        )
+    for label in p["labels"]:
+        out.append(
+            f'<text class="cat" x="{label["x"]}" y="{label["y"]}" text-anchor="middle">{esc(label["text"])}</text>\n'
+        )
+    for item in p["legend"]:
+        out.append(
+            f'<rect x="{item["x"]}" y="{item["y"]}" width="10" height="10" fill="{item["fill"]}"/>\n'
+            f'<text class="legend" x="{item["x_text"]}" y="{item["y_text"]}">{esc(item["text"])}</text>\n'
+        )
+    out.append("</svg>\n</div>\n</figure>\n")
+    return rows_markup(out)

@@ -24,11 +24,12 @@ import harness
 from harness.report.pages.checkpoints import EXPORTS, checkpoint_contexts
 from harness.report.pages.contrast import contrast_context
 from harness.report.pages.data import SiteData, gather
-from harness.report.pages.downloads import DATA_DIR, safe_json, write_downloads
+from harness.report.pages.downloads import DATA_DIR, SCORE_UNITS, write_downloads
 from harness.report.pages.format import distinct, page_href, slug
 from harness.report.pages.index import index_context
 from harness.report.pages.ranking import TIE_RULE
 from harness.report.pages.stats import SiteTables
+from harness.report.pages.tabular import frame_texts, table_json
 from harness.report.pages.targets import target_contexts
 from harness.report.tables import DEMO_PROTOCOL, flat_frame, per_language_of
 from harness.results.atomic import atomic_write_text, dumps
@@ -37,6 +38,8 @@ from harness.results.store import ResultsStore
 
 INDEX_TEMPLATE = "index.html.j2"
 DEMO_NOTE = "a shipped sample of the data, not the official test protocol"
+RESULTS_JSON = "results.json"  # the per-language table's JSON download (not written twice)
+RESULTS_SCORE_UNIT = SCORE_UNITS["per_language"]
 MANAGED_DIRS = ("targets", "checkpoints", DATA_DIR, EXPORTS)  # regenerated: stale files are removed
 
 
@@ -61,24 +64,17 @@ def make_environment(templates_dir: Path) -> Environment:
 
 def results_json(records: Sequence[Record]) -> str:
     """The per-language table as JSON (fractions); '<', '>' and '&' escaped so it is safe to embed."""
-    return per_language_json(per_language_of(flat_frame(records)))
-
-
-def per_language_json(table: pd.DataFrame) -> str:
-    rows = (
-        table.to_json(orient="records", double_precision=15, force_ascii=False, indent=1)
-        if len(table)
-        else "[]"
-    )
-    head = '{"table": "per_language", "score_unit": "fraction (0..1), mean over seeds",'
-    return safe_json(f'{head}\n "rows": {rows}}}\n')
+    table = per_language_of(flat_frame(records))
+    return table_json("per_language", table, frame_texts(table)[1], RESULTS_SCORE_UNIT).decode("utf-8")
 
 
 def _methodology(data: SiteData, targets: list[dict[str, Any]]) -> dict[str, Any]:
     frame = data.frame
+    facts = ["task", "version", "protocol", "main_metric", "language"]
+    distinct_rows = frame[facts].iloc[data.first_rows(facts)] if len(frame) else frame  # a few rows per task
     tasks = []
     for target in targets:
-        mine = frame[frame["task"] == target["name"]] if len(frame) else frame
+        mine = distinct_rows[distinct_rows["task"] == target["name"]] if len(frame) else frame
         tasks.append(
             {
                 "name": target["name"],
@@ -144,6 +140,7 @@ def render_site(
             "per_language": langs,
             "unavailable": _unavailable_frame(data),
         },
+        json_at={"per_language": RESULTS_JSON},
     )
     common = {
         "n_records": len(data.frame),
@@ -180,9 +177,7 @@ def render_site(
     for path, template, context in pages:
         atomic_write_text(path, env.get_template(template).render(**common, **context))
         written.append(path)
-    results = out_dir / "results.json"
-    atomic_write_text(results, per_language_json(langs))
-    written += [results, *data_files, *exported]
+    written += [*data_files, *exported]
     _prune(out_dir, {p.resolve() for p in written})
     return written
 

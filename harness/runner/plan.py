@@ -92,6 +92,8 @@ def hyperparameters(task: TaskSpec, overrides: dict[str, Any], model: ModelSpec)
     merged = task.hyperparameters.model_dump() | overrides
     if model.freeze_embeddings:
         merged["freeze_embeddings"] = True
+    if model.freeze_layers:
+        merged["freeze_layers"] = model.freeze_layers
     return Hyperparameters.model_validate(merged)
 
 

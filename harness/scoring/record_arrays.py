@@ -9,30 +9,31 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
+import pandas as pd
 
 from harness.results.schema import Record
 
 
 def _dedupe(objects: list) -> tuple[np.ndarray, list]:
-    """Records share few distinct checkpoint/task/split objects (by identity): index into the uniques."""
-    first: dict[int, int] = {}
-    index = np.fromiter(
-        (first.setdefault(id(o), len(first)) for o in objects), dtype=np.int64, count=len(objects)
-    )
-    uniques: list = [None] * len(first)
-    for o, k in zip(objects, index.tolist(), strict=True):
-        if uniques[k] is None:
-            uniques[k] = o
-    return index, uniques
+    """Records share few distinct checkpoint/task/split objects (by identity): index into the uniques,
+    which are in first-occurrence order (one ``np.unique`` over the ids, not a Python dict per record)."""
+    if not objects:
+        return np.zeros(0, dtype=np.int64), []
+    ids = np.fromiter(map(id, objects), dtype=np.uint64, count=len(objects))
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.reshape(-1)], [objects[int(i)] for i in first[order]]
 
 
 def _codes(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes that sort like the values, and the sorted distinct values (an object array)."""
-    table: dict[str, int] = {}
-    raw = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
-    uniques = list(table)
+    raw, uniques = pd.factorize(np.asarray(values, dtype=object))
+    uniques = list(uniques)
     order = sorted(range(len(uniques)), key=lambda k: uniques[k])
     rank = np.empty(len(uniques), dtype=np.int64)
     rank[order] = np.arange(len(uniques))
@@ -82,17 +83,34 @@ class RecordArrays:
         return digest.hexdigest()
 
 
+def _baselines(records: Sequence[Record], metric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per record: its baseline's name and its score on the record's main metric (NaN without one),
+    looked up once per distinct (baseline object, metric)."""
+    index, baselines = _dedupe(list(map(attrgetter("baseline"), records)))
+    names = object_array([b.name if b is not None else None for b in baselines])
+    metric_code, metrics = pd.factorize(metric)
+    width = max(1, len(metrics))
+    pairs, pair_of = np.unique(index * width + metric_code, return_inverse=True)
+    scores = [
+        np.nan
+        if baselines[k // width] is None
+        else baselines[k // width].scores.get(metrics[k % width], np.nan)
+        for k in pairs.tolist()
+    ]
+    return names[index], np.asarray(scores, dtype=np.float64)[pair_of.reshape(-1)]
+
+
 def record_arrays(records: Sequence[Record]) -> RecordArrays:
-    ck_index, cks = _dedupe([r.checkpoint for r in records])
-    task_index, tasks = _dedupe([r.task for r in records])
-    split_index, splits = _dedupe([r.split for r in records])
+    ck_index, cks = _dedupe(list(map(attrgetter("checkpoint"), records)))
+    task_index, tasks = _dedupe(list(map(attrgetter("task"), records)))
+    split_index, splits = _dedupe(list(map(attrgetter("split"), records)))
     ck_names, ck_uniq = _codes([c.name for c in cks])
     task_names, task_uniq = _codes([t.name for t in tasks])
     split_names, split_uniq = _codes([s.name for s in splits])
-    lang_code, lang_uniq = _codes([r.language for r in records])
-    metric = object_array([r.main_metric for r in records])
-    baselines = [r.baseline for r in records]
+    lang_code, lang_uniq = _codes(list(map(attrgetter("language"), records)))
+    metric = object_array(list(map(attrgetter("main_metric"), records)))
     n = len(records)
+    baseline_name, baseline = _baselines(records, metric) if n else (object_array([]), np.zeros(0))
     return RecordArrays(
         ck_index=ck_index,
         task_index=task_index,
@@ -105,17 +123,10 @@ def record_arrays(records: Sequence[Record]) -> RecordArrays:
         split_code=split_names[split_index] if n else split_index,
         lang_code=lang_code,
         names={"checkpoint": ck_uniq, "task": task_uniq, "split": split_uniq, "language": lang_uniq},
-        seed=np.fromiter((r.seed for r in records), dtype=np.int64, count=n),
-        score=np.fromiter((r.main_score for r in records), dtype=np.float64, count=n),
-        n_examples=np.fromiter((r.n_examples for r in records), dtype=np.int64, count=n),
+        seed=np.fromiter(map(attrgetter("seed"), records), dtype=np.int64, count=n),
+        score=np.fromiter(map(attrgetter("main_score"), records), dtype=np.float64, count=n),
+        n_examples=np.fromiter(map(attrgetter("n_examples"), records), dtype=np.int64, count=n),
         metric=metric,
-        baseline_name=object_array([b.name if b is not None else None for b in baselines]),
-        baseline=np.fromiter(
-            (
-                b.scores.get(m, np.nan) if b is not None else np.nan
-                for b, m in zip(baselines, metric, strict=True)
-            ),
-            dtype=np.float64,
-            count=n,
-        ),
+        baseline_name=baseline_name,
+        baseline=baseline,
     )

@@ -76,7 +76,9 @@ def gap_parts(cs: CellSet) -> tuple[pd.DataFrame, Linear, Linear]:
             "checkpoint": shifted["checkpoint"].to_numpy(),
             "task": shifted["task"].to_numpy(),
             "language": shifted["language"].to_numpy(),
-            "in_domain_split": [n if isinstance(n, str) else None for n in shifted["row"].map(names)],
+            "in_domain_split": [
+                n if isinstance(n, str) else None for n in shifted["row"].map(names).to_numpy(dtype=object)
+            ],
             "shifted_split": shifted["split"].to_numpy(),
             "domain": shifted["domain"].to_numpy(),
             "sh_cell": shifted["cell"].to_numpy(),

@@ -19,6 +19,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from harness.catalogue.schema import Hyperparameters
+from harness.training.freezing import apply_freezing
 
 log = logging.getLogger("harness.training")
 
@@ -73,10 +74,6 @@ def _version_specific(hp: Hyperparameters) -> dict[str, Any]:
     return out
 
 
-def freeze_word_embeddings(model: torch.nn.Module) -> None:
-    model.get_input_embeddings().weight.requires_grad_(False)
-
-
 def finetune(
     model: torch.nn.Module,
     train_features: datasets.Dataset,
@@ -88,8 +85,7 @@ def finetune(
     selection: str = "english_dev",
 ) -> TrainingOutcome:
     set_seed(seed)
-    if hp.freeze_embeddings:
-        freeze_word_embeddings(model)
+    apply_freezing(model, hp)
     keep_best = _KeepBest(score_dev) if (score_dev is not None and selection == "english_dev") else None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="harness-trainer-") as scratch:

@@ -36,6 +36,7 @@ from transformers import get_linear_schedule_with_warmup, set_seed
 from harness.catalogue.schema import Hyperparameters, SamplingRule, TaskSpec
 from harness.errors import HarnessError
 from harness.training.finetune import TrainingOutcome
+from harness.training.freezing import apply_freezing
 
 Collate = Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]
 
@@ -198,8 +199,7 @@ def train_multitask(
     """Train the shared body through every member's head; ``models`` maps head name → model."""
     set_seed(seed)
     body = share_body(models)
-    if hp.freeze_embeddings:
-        body.get_input_embeddings().weight.requires_grad_(False)
+    apply_freezing(body, hp)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     for model in models.values():
         model.to(device).train()

@@ -56,7 +56,6 @@ def test_the_default_grids_targets_have_shifted_splits_from_shipped_data(
     assert offline == {
         ("udpos_demo", "pud-wiki"): 6,
         ("tatoeba_demo", "django-ui"): 7,
-        ("tatoeba_demo", "flores"): 6,
     }
     news = load_rows(
         catalogue.task("udpos_demo"),

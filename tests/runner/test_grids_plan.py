@@ -9,8 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.catalogue.loader import REPO_ROOT, Catalogue
+from harness.catalogue.schema import GridSpec
+from harness.models.lockfile import Lock
+from harness.runner.plan import expand
 
 TARGETS = ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba"]
 TRAINED = 7  # the first seven are fine-tuned; bucc2018 and tatoeba score the checkpoint as it is
@@ -78,3 +82,17 @@ def test_local_only_data_is_planned_as_not_available(tmp_path: Path) -> None:
     assert status["xlmr-large+mnli/seed1"] == "would run"  # hub-only: planned from its hub identity
     blocked = [c for c in data["cells"] if c["status"] == "not available"]
     assert all("ccg" in c["blocked"] for c in blocked)
+
+
+def test_default_grid_freezes_layers_in_every_training_cell_and_keys_follow(tmp_path: Path) -> None:
+    catalogue = Catalogue.load(REPO_ROOT / "tasks")
+    path = REPO_ROOT / "tasks" / "grids" / "default.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    lock = Lock.load(REPO_ROOT / "checkpoints.lock")
+    frozen = expand(GridSpec.model_validate(raw), path, catalogue, lock)
+    trained = [c for c in frozen.cells if c.phase in ("intermediate", "target")]
+    assert len(trained) == 8
+    assert all(c.inputs["hp"]["freeze_layers"] == 8 for c in trained)
+    raw["models"][0]["freeze_layers"] = 0
+    unfrozen = expand(GridSpec.model_validate(raw), path, catalogue, lock)
+    assert {c.key for c in trained}.isdisjoint(c.key for c in unfrozen.cells)

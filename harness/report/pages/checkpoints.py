@@ -9,13 +9,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
 from harness.models.lockfile import folder_digest
 from harness.report.pages.data import SiteData
-from harness.report.pages.format import estimate, local_href, slug, text
-from harness.report.pages.targets import score_lookup
+from harness.report.pages.format import local_href, slug, str_column, text
+from harness.report.pages.html import esc, estimate_cell, rows_markup
 from harness.report.tables import language_key, pct
 from harness.results.schema import Record
 from harness.scoring.export import export_xtreme, is_xtreme_test
@@ -109,84 +110,98 @@ def _export(data: SiteData, name: str, records: list[Record], written: list[Path
     return out
 
 
+CELL_KEYS = ["checkpoint", "task", "split", "language"]
+STAT_COLUMNS = ["score", "low", "high", "n_seeds", "n_examples"]
+
+
+def _score_rows(data: SiteData) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Per checkpoint: the rows of its score table as HTML (escaped; the first MAX_SCORE_ROWS, by
+    task, in-domain first, split, English first) and how many rows it has in all. One pass over the
+    cells of every checkpoint (a per-checkpoint group-by of the records costs seconds at scale)."""
+    cells = data.frame.iloc[data.first_rows(CELL_KEYS)][
+        [*CELL_KEYS, "domain", "in_domain", "n_examples", "baseline"]
+    ]
+    stats = data.tables.scores[[*CELL_KEYS, *STAT_COLUMNS]].drop_duplicates(CELL_KEYS, keep="last")
+    stats = stats.rename(columns={"n_examples": "stat_examples"}).assign(_hit=True)
+    keys = {k: str_column(cells[k]) for k in CELL_KEYS}
+    cells = cells.assign(**keys).merge(
+        stats.assign(**{k: str_column(stats[k]) for k in CELL_KEYS}), how="left"
+    )
+    cells["_not_en"] = cells["language"] != "en"
+    cells = cells.sort_values(
+        ["checkpoint", "task", "in_domain", "split", "_not_en", "language"],
+        ascending=[True, True, False, True, True, True],
+        kind="mergesort",
+    )
+    counts = cells.groupby("checkpoint", sort=False).size().to_dict()
+    shown = cells.groupby("checkpoint", sort=False).head(MAX_SCORE_ROWS)
+    columns = ["checkpoint", "task", "split", "domain", "in_domain", "language", "n_examples", "baseline",
+               *STAT_COLUMNS[:4], "stat_examples", "_hit"]  # fmt: skip
+    out: dict[str, list[str]] = {}
+    for ck, task, split, domain, in_domain, lang, n_ex, base, score, low, high, n_seeds, stat_ex, hit in zip(
+        *(shown[c].tolist() for c in columns), strict=True
+    ):
+        hit = hit is True
+        shifted = "" if in_domain else ' <span class="muted">(shifted)</span>'
+        out.setdefault(ck, []).append(
+            f"<tr><td>{esc(task)}</td><td>{esc(split)}</td><td>{esc(domain)}{shifted}</td><td>{esc(lang)}</td>"
+            + (estimate_cell(score, low, high) if hit else estimate_cell(None))
+            + f'<td class="num">{pct(base)}</td><td class="num">{esc(text(stat_ex if hit else n_ex))}</td>'
+            + f'<td class="num">{esc(text(n_seeds)) if hit else "—"}</td></tr>\n'
+        )
+    return out, counts
+
+
+def _xtreme_positions(frame: pd.DataFrame) -> np.ndarray:
+    """Per row of the records frame: is it an in-domain test record of an XTREME task (what the
+    export writes)? One vectorised pass for all checkpoints."""
+    split = frame["split"].to_numpy(dtype=object)
+    return (frame["task"].isin(XTREME_TASKS).to_numpy() & (split == "test")) & frame["in_domain"].to_numpy(
+        bool
+    )
+
+
+def _slices(frame: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """The rows of each checkpoint in the records frame (sorted by checkpoint first)."""
+    names = frame["checkpoint"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+    ends = np.r_[starts[1:], len(names)]
+    return {str(names[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
+
+
 def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str, Any]], list[Path]]:
     """One context per checkpoint, and the export files written."""
     if data.frame.empty:
         return [], []
-    lookup = score_lookup(data.tables.scores)
+    score_html, n_scores = _score_rows(data)
     runs = data.representatives(["checkpoint", "task", "seed"])
     links = Links(data.results_root, data.out_dir / "checkpoints")
     info = data.checkpoint_info()
     written: list[Path] = []
     pages = []
     frame = data.frame
-    by_checkpoint = dict(tuple(frame.groupby("checkpoint", sort=True)))
+    where = _slices(frame)
+    xtreme, record_index = _xtreme_positions(frame), frame["record_index"].to_numpy()
     for name in order:
-        mine: pd.DataFrame = by_checkpoint[name]
+        start, stop = where[name]
+        mine: pd.DataFrame = frame.iloc[start:stop]
         meta = info.loc[name]
-        scored = mine.drop_duplicates(["task", "split", "language"])
-        scored = scored.assign(_k=scored["language"].map(language_key)).sort_values(
-            ["task", "in_domain", "split", "_k"], ascending=[True, False, True, True], kind="mergesort"
-        )
-        scores = []
-        for r in scored.head(MAX_SCORE_ROWS).itertuples(index=False):
-            hit = lookup.get((name, r.task, r.split, r.language))
-            est = estimate(*hit[:3]) if hit else estimate(None)
-            scores.append(
-                {
-                    "task": r.task,
-                    "split": r.split,
-                    "domain": r.domain,
-                    "in_domain": bool(r.in_domain),
-                    "language": r.language,
-                    "score": est,
-                    "n_seeds": text(hit[3]) if hit else "—",
-                    "n_examples": text(hit[4]) if hit else text(r.n_examples),
-                    "baseline": pct(r.baseline),
-                }
-            )
-        seeds = sorted({int(s) for s in mine["seed"]})
+        seeds = sorted({int(s) for s in mine["seed"].unique().tolist()})
         many = len(mine) > MAX_PREDICTION_LINKS
-        pred = (
-            {}
-            if many
-            else {
-                (r.task, r.split, r.language, int(r.seed)): r.predictions
-                for r in mine.itertuples(index=False)
-            }
+        folders = (
+            sorted({p.rsplit("/", 1)[0] for p in str_column(mine["predictions"]).tolist()}) if many else []
         )
-        folders = sorted(set(mine["predictions"].astype(str).str.rsplit("/", n=1).str[0])) if many else []
-        predictions = (
-            []
-            if many
-            else [
-                {
-                    "task": r.task,
-                    "split": r.split,
-                    "language": r.language,
-                    "links": [
-                        {"seed": s, "href": links(pred[(r.task, r.split, r.language, s)])}
-                        if (r.task, r.split, r.language, s) in pred
-                        else {"seed": s, "href": ""}
-                        for s in seeds
-                    ],
-                }
-                for r in scored.itertuples(index=False)
-            ]
-        )
-        tasks = sorted(set(mine["task"]))
+        predictions = [] if many else _prediction_links(mine, seeds, links)
+        tasks = sorted(set(mine["task"].unique().tolist()))
         run_list = [
             (task, seed, runs[(name, task, seed)])
             for task in tasks
             for seed in seeds
             if (name, task, seed) in runs
         ]
-        records = (
-            [data.records[int(i)] for i in mine["record_index"]]
-            if (mine["task"].isin(XTREME_TASKS)).any()
-            else []
-        )
-        exports = _export(data, name, records, written)
+        chosen = record_index[start:stop][xtreme[start:stop]].tolist()
+        exports = _export(data, name, [data.records[i] for i in chosen], written)
+        rows = score_html.get(name, [])
         pages.append(
             {
                 "name": name,
@@ -198,6 +213,7 @@ def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str
                 "matched_with": text(meta["matched_with"]),
                 "frozen": "yes" if bool(meta["frozen_embeddings"]) else "no",
                 "seeds": seeds,
+                "seeds_note": _seeds_note(meta),
                 "runs": [
                     {
                         "task": task,
@@ -213,8 +229,9 @@ def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str
                     }
                     for task, seed, rec in run_list
                 ],
-                "scores": scores,
-                "n_scores": len(scored),
+                "scores_html": rows_markup(rows),
+                "n_shown": len(rows),
+                "n_scores": n_scores.get(name, 0),
                 "max_scores": MAX_SCORE_ROWS,
                 "predictions": predictions,
                 "n_prediction_files": len(mine),
@@ -224,3 +241,36 @@ def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str
             }
         )
     return pages, written
+
+
+def _seeds_note(meta: pd.Series) -> str:
+    """How the seeds read: the fine-tuning seeds, and what the untrained records add."""
+    if bool(meta["untrained"]):
+        return "not fine-tuned on any target: scored from the base or intermediate checkpoint"
+    extra = ", ".join(str(s) for s in meta["untrained_seeds"])
+    fine_tuned = ", ".join(str(s) for s in meta["seeds"])
+    return f"fine-tuning seeds {fine_tuned}" + (
+        f"; seed {extra}: untrained retrieval records" if extra else ""
+    )
+
+
+def _prediction_links(mine: pd.DataFrame, seeds: list[int], links: Links) -> list[dict[str, Any]]:
+    pred = {(r.task, r.split, r.language, int(r.seed)): r.predictions for r in mine.itertuples(index=False)}
+    scored = mine.drop_duplicates(["task", "split", "language"])
+    scored = scored.assign(_k=scored["language"].map(language_key)).sort_values(
+        ["task", "in_domain", "split", "_k"], ascending=[True, False, True, True], kind="mergesort"
+    )
+    return [
+        {
+            "task": r.task,
+            "split": r.split,
+            "language": r.language,
+            "links": [
+                {"seed": s, "href": links(pred[(r.task, r.split, r.language, s)])}
+                if (r.task, r.split, r.language, s) in pred
+                else {"seed": s, "href": ""}
+                for s in seeds
+            ],
+        }
+        for r in scored.itertuples(index=False)
+    ]

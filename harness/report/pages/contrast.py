@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from harness.report.pages.data import SiteData
-from harness.report.pages.format import estimate, is_number, p_text, page_href, text
-from harness.report.plots import Point, bar_chart
+from harness.report.pages.format import estimate, is_number, p_text, page_href, str_column, text
+from harness.report.pages.html import esc, rows_markup
+from harness.report.plots import MAX_SERIES, Point, bar_chart
 from harness.report.tables import language_order
 
 MAX_ROWS = 3000  # per table on the page; the full tables are in the downloads
@@ -28,8 +30,8 @@ def _cap(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if frame.empty:
         return frame
-    frame = frame.assign(_lang=frame["language"].map(lambda lang: (lang != "en", str(lang))))
-    return frame.sort_values([*keys, "_lang"], kind="mergesort").drop(columns="_lang")
+    frame = frame.assign(_not_en=frame["language"] != "en", _lang=str_column(frame["language"]))
+    return frame.sort_values([*keys, "_not_en", "_lang"], kind="mergesort").drop(columns=["_not_en", "_lang"])
 
 
 def _side(low: Any, high: Any) -> str:
@@ -54,64 +56,94 @@ def _plots(frame: pd.DataFrame, split_col: str, value: str, what: str) -> list[d
         f"{value}_low",
         f"{value}_high",
     ]
-    points: dict[tuple, dict[tuple, dict[str, Point]]] = {}
-    for task, split, ne, en, lang, v, lo, hi in zip(*(frame[c].tolist() for c in columns), strict=True):
-        by_pair = points.setdefault((str(task), str(split)), {}).setdefault((str(ne), str(en)), {})
-        by_pair[str(lang)] = Point(float(v), float(lo), float(hi))
+    keyed = frame.assign(_task=str_column(frame["task"]), _split=str_column(frame[split_col]))
+    wanted = sorted(set(zip(keyed["_task"].tolist(), keyed["_split"].tolist(), strict=True)))[:MAX_PLOTS]
     plots = []
-    for (task, split), pairs in sorted(points.items())[:MAX_PLOTS]:
-        languages = language_order({lang for langs in pairs.values() for lang in langs})
+    for (task, split), group in keyed.groupby(["_task", "_split"], sort=True):
+        if (task, split) not in wanted:
+            continue
+        pairs = zip(
+            str_column(group["non_english"]).tolist(), str_column(group["english"]).tolist(), strict=True
+        )
+        names = sorted(set(pairs))
+        drawn = set(names[:MAX_SERIES])  # bar_chart draws only these; the rest count as "n more"
+        points: dict[tuple[str, str], dict[str, Point]] = {pair: {} for pair in names[:MAX_SERIES]}
+        for ne, en, lang, v, lo, hi in zip(*(group[c].tolist() for c in columns[2:]), strict=True):
+            if (str(ne), str(en)) in drawn:
+                points[(str(ne), str(en))][str(lang)] = Point(float(v), float(lo), float(hi))
+        languages = language_order(group["language"].unique().tolist())
         series = [
-            (f"{ne} − {en}", [langs.get(lang) for lang in languages])
-            for (ne, en), langs in sorted(pairs.items())
+            (f"{ne} − {en}", [points[(ne, en)].get(lang) for lang in languages] if (ne, en) in drawn else [])
+            for ne, en in names
         ]
         plots.append(bar_chart(f"{task} · {split}: {what} (points)", languages, series, signed=True))
     return plots
 
 
-def _rows(frame: pd.DataFrame, value: str) -> list[dict[str, Any]]:
+def _rows(frame: pd.DataFrame, value: str, *, gap: bool) -> Markup:
+    """The table rows as escaped HTML (the per-language contrast table, or the gap table)."""
     out = []
     for r in frame.to_dict("records"):
-        out.append(
-            {
-                **{
-                    k: text(r.get(k))
-                    for k in ("intermediate_task", "task", "language", "domain", "source_lang")
-                },
-                "split": text(r.get("split", r.get("shifted_split"))),
-                "pair": f"{r['non_english']} − {r['english']}",
-                "non_english_href": page_href("checkpoints", str(r["non_english"])),
-                "english_href": page_href("checkpoints", str(r["english"])),
-                "non_english": str(r["non_english"]),
-                "english": str(r["english"]),
-                "diff": estimate(r[value], r[f"{value}_low"], r[f"{value}_high"], signed=True),
-                "side": _side(r[f"{value}_low"], r[f"{value}_high"]),
-                "p": p_text(r.get("p_value")),
-                "p_value": f"{float(r['p_value']):.6f}" if is_number(r.get("p_value")) else "",
-                "n_examples": text(r.get("n_examples")),
-                "n_seeds": text(r.get("n_seeds")),
-            }
+        diff = estimate(r[value], r[f"{value}_low"], r[f"{value}_high"], signed=True)
+        ne, en = str(r["non_english"]), str(r["english"])
+        pair = (
+            esc(f"{ne} − {en}")
+            if gap
+            else f'<a href="{esc(page_href("checkpoints", ne))}">{esc(ne)}</a> − '
+            f'<a href="{esc(page_href("checkpoints", en))}">{esc(en)}</a>'
         )
-    return out
+        fields = [text(r.get(k)) for k in ("intermediate_task",)]
+        place = [text(r.get("task")), text(r.get("split", r.get("shifted_split"))), text(r.get("domain")),
+                 text(r.get("language"))]  # fmt: skip
+        spread = f' <span class="pm">±{diff["pm"]}</span>' if diff["pm"] else ""
+        p_value = f"{float(r['p_value']):.6f}" if is_number(r.get("p_value")) else ""
+        tail = (
+            ""
+            if gap
+            else (
+                f'<td class="num">{esc(text(r.get("n_examples")))}</td>\n<td class="num">{esc(text(r.get("n_seeds")))}</td>\n'
+            )
+        )
+        out.append(
+            f"<tr>\n<td>{esc(fields[0])}</td><td>{pair}</td>"
+            + "".join(f"<td>{esc(v)}</td>" for v in place)
+            + f'\n<td class="num" data-value="{diff["value"]}" title="{diff["interval"]}">{diff["text"]}{spread}</td>\n'
+            f"<td>{esc(_side(r[f'{value}_low'], r[f'{value}_high']))}</td>\n"
+            f'<td class="num" data-value="{p_value}">{esc(p_text(r.get("p_value")))}</td>\n{tail}</tr>\n'
+        )
+    return rows_markup(out)
 
 
 def _summary(contrast: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per pair × target × split: the mean difference and how many languages' CIs lie above, below
+    or across 0 (one vectorised group-by, not a Python pass per group)."""
+    keys = [*PAIR, "task", "split"]
+    low = pd.to_numeric(contrast["diff_low"], errors="coerce")
+    high = pd.to_numeric(contrast["diff_high"], errors="coerce")
+    frame = contrast[[*keys, "domain", "in_domain", "diff"]].assign(
+        _ne=(low > 0).to_numpy(), _en=(~(low > 0) & (high < 0)).to_numpy()
+    )
+    grouped = frame.groupby(keys, sort=True, dropna=False).agg(
+        domain=("domain", "first"),
+        in_domain=("in_domain", "first"),
+        mean=("diff", "mean"),
+        n=("diff", "size"),
+        ne=("_ne", "sum"),
+        en=("_en", "sum"),
+    )
     out = []
-    for keys, group in contrast.groupby([*PAIR, "task", "split"], sort=True, dropna=False):
-        info = dict(zip([*PAIR, "task", "split"], keys, strict=True))
-        sides = [_side(lo, hi) for lo, hi in zip(group["diff_low"], group["diff_high"], strict=True)]
+    for index, row in zip(grouped.index, grouped.itertuples(index=False), strict=True):
+        info = dict(zip(keys, index, strict=True))
         out.append(
             {
                 **{k: text(v) for k, v in info.items()},
-                "domain": text(group["domain"].iloc[0]),
-                "in_domain": bool(group["in_domain"].iloc[0])
-                if is_number(group["in_domain"].iloc[0])
-                else False,
-                "mean": estimate(group["diff"].mean(), signed=True),
-                "n_languages": len(group),
-                "higher_non_english": sides.count("non-English higher"),
-                "higher_english": sides.count("English higher"),
-                "noise": sides.count("within noise") + sides.count("no CI"),
+                "domain": text(row.domain),
+                "in_domain": bool(row.in_domain) if is_number(row.in_domain) else False,
+                "mean": estimate(row.mean, signed=True),
+                "n_languages": int(row.n),
+                "higher_non_english": int(row.ne),
+                "higher_english": int(row.en),
+                "noise": int(row.n) - int(row.ne) - int(row.en),
             }
         )
     return out
@@ -125,8 +157,8 @@ def contrast_context(data: SiteData) -> dict[str, Any]:
         gaps[gaps["english"].notna()], ["intermediate_task", "non_english", "task", "shifted_split"]
     )
     info = data.checkpoint_info()
-    paired = set(contrast["non_english"].astype(str))
-    listed = set(every["non_english"].astype(str))
+    paired = {str(v) for v in contrast["non_english"].unique().tolist()}
+    listed = {str(v) for v in every["non_english"].unique().tolist()}
     unpaired = [
         {
             "checkpoint": str(name),
@@ -151,9 +183,9 @@ def contrast_context(data: SiteData) -> dict[str, Any]:
         ],
         "unpaired": unpaired,
         "summary": _summary(contrast) if len(contrast) else [],
-        "rows": _rows(shown, "diff"),
+        "rows": _rows(shown, "diff", gap=False),
         "more_rows": more,
-        "gap_rows": _rows(shown_gaps, "gap_diff"),
+        "gap_rows": _rows(shown_gaps, "gap_diff", gap=True),
         "more_gap_rows": more_gaps,
         "plots": _plots(contrast, "split", "diff", "non-English − English"),
         "gap_plots": _plots(gaps, "shifted_split", "gap_diff", "gap difference, non-English − English"),

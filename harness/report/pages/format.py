@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
+import pandas as pd
+
 from harness.report.tables import pct
 
 NOT_AVAILABLE = "not available"
@@ -85,7 +88,20 @@ def local_href(target: Path, from_dir: Path) -> str:
     return quote(Path(rel).as_posix())
 
 
+def str_column(column: pd.Series) -> pd.Series:
+    """``column.astype(str)`` as an object column: pandas' own str dtype is Arrow-backed, and the pages
+    iterate columns in Python, which is slow over Arrow strings (a column of str is kept as it is)."""
+    values = column.to_numpy(dtype=object)
+    if column.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return column
+    return pd.Series(
+        np.array([str(v) for v in values.tolist()], dtype=object), index=column.index, dtype=object
+    )
+
+
 def distinct(values: Iterable[Any]) -> list[str]:
+    if isinstance(values, pd.Series):  # a column of the records frame: its few distinct values first
+        values = values.unique().tolist()
     return sorted({str(v) for v in values if v is not None and v == v and v != ""})
 
 

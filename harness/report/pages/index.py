@@ -54,11 +54,25 @@ def _average(raw: list[tuple[Any, Any, Any]]) -> tuple[float, float, float]:
     return (value, math.nan, math.nan)
 
 
+def _seeds_title(seeds: tuple, untrained_seeds: tuple, untrained: bool) -> str:
+    listed = ", ".join(str(s) for s in seeds)
+    if untrained:
+        return (
+            f"seed {listed}: not fine-tuned on any target (scored from the base or intermediate checkpoint)"
+        )
+    extra = ", ".join(str(s) for s in untrained_seeds)
+    more = f"; seed {extra}: untrained retrieval records, not a fine-tuning seed" if extra else ""
+    return f"fine-tuning seeds {listed}{more}"
+
+
 def board(data: SiteData) -> dict[str, Any]:
     """The leaderboard rows in rank order, and which columns they have."""
     has_overall, groups, targets = _columns(data)
     info = data.checkpoint_info()
-    scores = data.tables.checkpoints.set_index(["checkpoint", "task"])
+    table = data.tables.checkpoints
+    scores: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+    for key in zip(*(table[c].tolist() for c in ("checkpoint", "task", "score", "low", "high")), strict=True):
+        scores.setdefault((key[0], key[1]), key[2:])  # the first row of a (checkpoint, task)
     robust = data.tables.robustness_summary
     robust_all = robust[robust["task"] == "all"].drop_duplicates("checkpoint").set_index("checkpoint")
     demo = data.demo_tasks()
@@ -66,11 +80,7 @@ def board(data: SiteData) -> dict[str, Any]:
     for name, meta in info.iterrows():
 
         def cell(task: str, name: str = str(name)) -> tuple[Any, Any, Any]:
-            if (name, task) not in scores.index:
-                return (math.nan, math.nan, math.nan)
-            row = scores.loc[(name, task)]
-            row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
-            return (row["score"], row["low"], row["high"])
+            return scores.get((name, task), (math.nan, math.nan, math.nan))
 
         target_raw = [cell(t) for t in targets]
         average = _average(target_raw)
@@ -86,6 +96,8 @@ def board(data: SiteData) -> dict[str, Any]:
                 "source_type": text(meta["source_type"], "none"),
                 "seeds": ", ".join(str(s) for s in seeds),
                 "n_seeds": str(len(seeds)),
+                "untrained": bool(meta["untrained"]),
+                "seeds_title": _seeds_title(seeds, meta["untrained_seeds"], bool(meta["untrained"])),
                 "selection": ", ".join(meta["selection_rules"]),
                 "frozen": "yes" if bool(meta["frozen_embeddings"]) else "no",
                 "overall": estimate(*cell(OVERALL)),
@@ -108,6 +120,7 @@ def board(data: SiteData) -> dict[str, Any]:
             "source_lang": meta["source_lang"],
             "source_type": meta["source_type"],
             "seeds": rows[-1]["seeds"],
+            "untrained": rows[-1]["untrained"],
             "selection_rule": rows[-1]["selection"],
         }
         for column, (value, low, high) in [

@@ -10,6 +10,7 @@ import pandas as pd
 
 from harness.report.pages.data import SiteData
 from harness.report.pages.format import NOT_AVAILABLE, distinct, estimate, is_number, page_href, text
+from harness.report.pages.html import esc, estimate_cell, rows_markup
 from harness.report.plots import MAX_SERIES, Point, bar_chart
 from harness.report.tables import DEMO_PROTOCOL, language_order, pct
 
@@ -41,7 +42,7 @@ def _provenance(data: SiteData, task: str, mine: pd.DataFrame) -> dict[str, Any]
         )
         for r in per_data
     )
-    created = sorted(c for c in mine["created"] if c)
+    created = sorted(c for c in mine["created"].unique().tolist() if c)
     models = {
         (r.checkpoint.model, r.checkpoint.model_source, r.checkpoint.model_revision or "—") for r in runs
     }
@@ -70,58 +71,88 @@ def _split_list(mine: pd.DataFrame, missing: list[dict[str, Any]]) -> list[tuple
     return sorted(splits, key=lambda s: (not s[2], s[0]))
 
 
+NA_CELL = f'<td class="na" data-value="">{NOT_AVAILABLE}</td>'
+UNSCORED_CELL = '<td class="num" data-value="" title="not scored for this checkpoint">—</td>'
+
+
+def split_lookup(scores: pd.DataFrame) -> dict[tuple[str, str], dict[tuple[str, str], tuple]]:
+    """Per (task, split): (checkpoint, language) -> (score, low, high, n_seeds, n_examples)."""
+    cols = ["task", "split", "checkpoint", "language", "score", "low", "high", "n_seeds", "n_examples"]
+    out: dict[tuple[str, str], dict[tuple[str, str], tuple]] = {}
+    if scores.empty:
+        return out
+    for (task, split), group in scores[cols].groupby(["task", "split"], sort=True):
+        values = [group[c].tolist() for c in cols[2:]]
+        out[(str(task), str(split))] = {(str(r[0]), str(r[1])): r[2:] for r in zip(*values, strict=True)}
+    return out
+
+
+def _score_rows(
+    checkpoints: list[str],
+    languages: list[str],
+    gone: dict[str, Any],
+    n_scored: int,
+    lookup: dict[tuple[str, str], tuple],
+) -> tuple[list[str], list[dict[str, Any]], list[tuple[str, list[Point | None]]]]:
+    """The table rows (HTML, escaped), each row's mean, and the plot's series (the first MAX_SERIES
+    checkpoints get points; the others only count towards "n more")."""
+    html, rows, series = [], [], []
+    for position, checkpoint in enumerate(checkpoints):
+        parts, points, values = [], [], []
+        plotted = position < MAX_SERIES
+        for lang in languages:
+            hit = lookup.get((checkpoint, lang))
+            if hit is None:
+                parts.append(NA_CELL if lang in gone else UNSCORED_CELL)
+                points.append(None)
+                continue
+            score, low, high, n_seeds, n_examples = hit
+            tail = f"; {esc(n_seeds)} seed(s); n={esc(n_examples)}"
+            parts.append(estimate_cell(score, low, high, title_tail=tail))
+            if plotted:
+                points.append(Point(float(score), float(low), float(high)))
+            values.append(float(score))
+        mean = sum(values) / len(values) if values else None
+        missing = n_scored - len(values)
+        warn = (
+            f' <span class="label warn" title="{missing} language(s) missing">incomplete</span>'
+            if missing
+            else ""
+        )
+        head = (
+            f'<tr>\n<th scope="row" class="name"><a href="{esc(page_href("../checkpoints", checkpoint))}">'
+            f"{esc(checkpoint)}</a></th>\n"
+            f'<td class="num avg" data-value="{"" if mean is None else f"{mean:.6f}"}">{pct(mean)}{warn}</td>\n'
+        )
+        html.append(head + "".join(parts) + "</tr>\n")
+        rows.append({"checkpoint": checkpoint, "mean": pct(mean)})
+        series.append((checkpoint, points if plotted else []))
+    return html, rows, series
+
+
 def _split_context(
     task: str,
     split: tuple[str, str, bool],
     mine: pd.DataFrame,
     missing: list[dict[str, Any]],
     order: Sequence[str],
-    lookup: dict[Key, tuple],
+    lookup: dict[tuple[str, str], tuple],
 ) -> dict[str, Any]:
     name, domain, in_domain = split
-    rows_here = mine[mine["split"] == name]
+    rows_here = mine[mine["split"].to_numpy() == name]
     gone = {str(e["language"]): e for e in missing if str(e["split"]) == name}
-    languages = language_order(set(rows_here["language"]) | set(gone))
-    present = set(rows_here["checkpoint"])
+    scored = set(rows_here["language"].unique().tolist())
+    languages = language_order(scored | set(gone))
+    present = set(rows_here["checkpoint"].unique().tolist())
     checkpoints = [c for c in order if c in present]
-    scored = set(rows_here["language"])
-    rows, series = [], []
-    for checkpoint in checkpoints:
-        cells, points, values = [], [], []
-        for lang in languages:
-            hit = lookup.get((checkpoint, task, name, lang))
-            if lang in gone and hit is None:
-                cells.append({"na": True, "text": NOT_AVAILABLE, "value": ""})
-                points.append(None)
-            elif hit is None:
-                cells.append({"na": False, **estimate(None), "title": "not scored for this checkpoint"})
-                points.append(None)
-            else:
-                score, low, high, n_seeds, n_examples = hit
-                est = estimate(score, low, high)
-                cells.append(
-                    {"na": False, **est, "title": f"{est['interval']}; {n_seeds} seed(s); n={n_examples}"}
-                )
-                points.append(Point(float(score), float(low), float(high)))
-                values.append(float(score))
-        n_missing = len(scored) - len(values)
-        mean = sum(values) / len(values) if values else None
-        rows.append(
-            {
-                "checkpoint": checkpoint,
-                "href": page_href("../checkpoints", checkpoint),
-                "mean": pct(mean),
-                "mean_value": "" if mean is None else f"{mean:.6f}",
-                "missing": n_missing,
-                "cells": cells,
-            }
-        )
-        series.append((checkpoint, [p for p, lang in zip(points, languages, strict=True) if lang in scored]))
+    html, rows, series = _score_rows(checkpoints, languages, gone, len(scored), lookup)
+    with_data = [lang for lang in languages if lang in scored]
+    keep = [i for i, lang in enumerate(languages) if lang in scored]
+    series = [(c, [points[i] for i in keep] if points else []) for c, points in series]
     baseline = rows_here.groupby("language")["baseline"].mean()
     n_examples = rows_here.groupby("language")["n_examples"].agg(
         lambda s: "/".join(str(n) for n in sorted(set(s)))
     )
-    with_data = [lang for lang in languages if lang in scored]
     return {
         "name": name,
         "domain": domain,
@@ -130,6 +161,7 @@ def _split_context(
         "metric": text(rows_here["main_metric"].iloc[0]) if len(rows_here) else "—",
         "languages": [{"code": lang, "na": lang in gone and lang not in scored} for lang in languages],
         "rows": rows,
+        "rows_html": rows_markup(html),
         "baseline": {
             "name": " / ".join(distinct(rows_here["baseline_name"])) or "trivial baseline",
             "mean": pct(rows_here.groupby("seed")["baseline"].mean().mean()) if len(rows_here) else "—",
@@ -158,18 +190,16 @@ def _gap_plots(data: SiteData, task: str, order: Sequence[str]) -> list[dict[str
     for (split, domain), group in sorted(
         table.groupby(["shifted_split", "domain"], sort=True), key=lambda g: str(g[0])
     ):
-        languages = language_order(group["language"])
-        by = {(str(r.checkpoint), str(r.language)): r for r in group.itertuples(index=False)}
-        series = []
-        present = set(group["checkpoint"])
-        for checkpoint in [c for c in order if c in present][:MAX_SERIES]:
-            pts = [
-                Point(float(r.gap), float(r.gap_low), float(r.gap_high))
-                if (r := by.get((checkpoint, lang))) is not None
-                else None
-                for lang in languages
-            ]
-            series.append((checkpoint, pts))
+        languages = language_order(group["language"].unique().tolist())
+        present = set(group["checkpoint"].unique().tolist())
+        chosen = [c for c in order if c in present][:MAX_SERIES]
+        mine = group[group["checkpoint"].isin(chosen)]
+        columns = [mine[c].tolist() for c in ("checkpoint", "language", "gap", "gap_low", "gap_high")]
+        by = {
+            (str(c), str(lang)): Point(float(g), float(lo), float(hi))
+            for c, lang, g, lo, hi in zip(*columns, strict=True)
+        }
+        series = [(checkpoint, [by.get((checkpoint, lang)) for lang in languages]) for checkpoint in chosen]
         plots.append(
             bar_chart(
                 f"{task}: gap {split} ({domain}) − in-domain, per language (points)",
@@ -185,13 +215,14 @@ def _domain_summary(
     data: SiteData, task: str, splits: list[dict[str, Any]], order: Sequence[str]
 ) -> list[dict[str, Any]]:
     summary = data.tables.robustness_summary
-    summary = summary[summary["task"] == task].drop_duplicates("checkpoint").set_index("checkpoint")
+    summary = summary[summary["task"] == task].drop_duplicates("checkpoint")
+    by_checkpoint = dict(zip(summary["checkpoint"].tolist(), summary.to_dict("records"), strict=True))
     means = {s["name"]: {r["checkpoint"]: r for r in s["rows"]} for s in splits}
     out = []
     for checkpoint in order:
         if not any(checkpoint in m for m in means.values()):
             continue
-        row = summary.loc[checkpoint] if checkpoint in summary.index else None
+        row = by_checkpoint.get(checkpoint)
         out.append(
             {
                 "checkpoint": checkpoint,
@@ -208,18 +239,22 @@ def _domain_summary(
 
 
 def target_contexts(data: SiteData, order: Sequence[str]) -> list[dict[str, Any]]:
-    lookup = score_lookup(data.tables.scores)
+    lookups = split_lookup(data.tables.scores)
     frame = data.frame
+    by_task = frame.groupby("task", sort=False).indices if len(frame) else {}  # one pass, not a mask per task
     tasks = (
-        sorted(set(frame["task"]) | {str(e["task"]) for e in data.unavailable})
+        sorted(set(frame["task"].unique().tolist()) | {str(e["task"]) for e in data.unavailable})
         if len(frame) or data.unavailable
         else []
     )
     pages = []
     for task in tasks:
-        mine = frame[frame["task"] == task] if len(frame) else frame
+        mine = frame.iloc[by_task[task]] if task in by_task else frame.iloc[:0]
         missing = [e for e in data.unavailable if str(e["task"]) == task]
-        splits = [_split_context(task, s, mine, missing, order, lookup) for s in _split_list(mine, missing)]
+        splits = [
+            _split_context(task, s, mine, missing, order, lookups.get((task, s[0]), {}))
+            for s in _split_list(mine, missing)
+        ]
         demo = bool(len(mine)) and bool((mine["protocol"] == DEMO_PROTOCOL).any())
         pages.append(
             {
