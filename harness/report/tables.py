@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness.results.schema import Record
+from harness.scoring.record_arrays import shared_objects
 
 DEMO_PROTOCOL = "demo split"
 
@@ -133,19 +134,6 @@ SITE_COLUMNS = [
     "record_index",
     "trained",  # the record's checkpoint was fine-tuned on the target (its lineage has a target step)
 ]
-
-
-def shared_objects(objects: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
-    """Records share few distinct sub-objects (checkpoint, task, split, settings...): the index of
-    each entry's object among the distinct ones (by identity, in first-occurrence order)."""
-    if not len(objects):
-        return np.zeros(0, dtype=np.int64), []
-    ids = np.fromiter(map(id, objects), dtype=np.uint64, count=len(objects))
-    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[inverse.reshape(-1)], [objects[int(i)] for i in first[order]]
 
 
 def _spread(index: np.ndarray, values: Sequence[Any], dtype: Any = object) -> np.ndarray:

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,10 @@ import pandas as pd
 from harness.results.schema import Record
 
 
-def _dedupe(objects: list) -> tuple[np.ndarray, list]:
-    """Records share few distinct checkpoint/task/split objects (by identity): index into the uniques,
-    which are in first-occurrence order (one ``np.unique`` over the ids, not a Python dict per record)."""
+def shared_objects(objects: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Records share few distinct sub-objects (checkpoint, task, split, settings...): the index of each
+    entry's object among the distinct ones (by identity, in first-occurrence order; one ``np.unique``
+    over the ids, not a Python dict per record)."""
     if not objects:
         return np.zeros(0, dtype=np.int64), []
     ids = np.fromiter(map(id, objects), dtype=np.uint64, count=len(objects))
@@ -86,7 +88,7 @@ class RecordArrays:
 def _baselines(records: Sequence[Record], metric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per record: its baseline's name and its score on the record's main metric (NaN without one),
     looked up once per distinct (baseline object, metric)."""
-    index, baselines = _dedupe(list(map(attrgetter("baseline"), records)))
+    index, baselines = shared_objects(list(map(attrgetter("baseline"), records)))
     names = object_array([b.name if b is not None else None for b in baselines])
     metric_code, metrics = pd.factorize(metric)
     width = max(1, len(metrics))
@@ -101,9 +103,9 @@ def _baselines(records: Sequence[Record], metric: np.ndarray) -> tuple[np.ndarra
 
 
 def record_arrays(records: Sequence[Record]) -> RecordArrays:
-    ck_index, cks = _dedupe(list(map(attrgetter("checkpoint"), records)))
-    task_index, tasks = _dedupe(list(map(attrgetter("task"), records)))
-    split_index, splits = _dedupe(list(map(attrgetter("split"), records)))
+    ck_index, cks = shared_objects(list(map(attrgetter("checkpoint"), records)))
+    task_index, tasks = shared_objects(list(map(attrgetter("task"), records)))
+    split_index, splits = shared_objects(list(map(attrgetter("split"), records)))
     ck_names, ck_uniq = _codes([c.name for c in cks])
     task_names, task_uniq = _codes([t.name for t in tasks])
     split_names, split_uniq = _codes([s.name for s in splits])
