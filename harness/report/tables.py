@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness.results.schema import Record
-from harness.scoring.record_arrays import shared_objects
+from harness.scoring.record_arrays import baseline_scores, shared_objects
 
 DEMO_PROTOCOL = "demo split"
 
@@ -143,20 +143,6 @@ def _spread(index: np.ndarray, values: Sequence[Any], dtype: Any = object) -> np
     return table[index]
 
 
-def _baseline_scores(base_i: np.ndarray, bases: list[Any], metric: np.ndarray) -> np.ndarray:
-    """``baseline_score`` per record, computed once per distinct (baseline object, metric) pair."""
-    metric_code, metrics = pd.factorize(metric)
-    width = max(1, len(metrics))
-    pairs, pair_of = np.unique(base_i * width + metric_code, return_inverse=True)
-    values = [
-        math.nan
-        if bases[k // width] is None
-        else float(bases[k // width].scores.get(metrics[k % width], math.nan))
-        for k in pairs.tolist()
-    ]
-    return np.asarray(values, dtype=np.float64)[pair_of.reshape(-1)]
-
-
 def _selection_rule(settings: dict[str, Any]) -> str:
     return str(settings.get("selection_rule") or "not recorded")
 
@@ -206,7 +192,7 @@ def flat_frame(records: Sequence[Record]) -> pd.DataFrame:
         "score": score[order],
         "n_examples": np.fromiter(map(attrgetter("n_examples"), records), dtype=np.int64, count=n)[order],
         "baseline_name": _spread(base_i, [b.name if b is not None else None for b in bases]),
-        "baseline": _baseline_scores(base_i, bases, metric),
+        "baseline": baseline_scores(base_i, bases, metric),
         "model": _spread(ck_i, [c.model for c in cks]),
         "intermediate_task": _spread(ck_i, [c.intermediate_task for c in cks]),
         "source_lang": _spread(ck_i, [c.source_lang for c in cks]),

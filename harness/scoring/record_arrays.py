@@ -90,16 +90,22 @@ def _baselines(records: Sequence[Record], metric: np.ndarray) -> tuple[np.ndarra
     looked up once per distinct (baseline object, metric)."""
     index, baselines = shared_objects(list(map(attrgetter("baseline"), records)))
     names = object_array([b.name if b is not None else None for b in baselines])
+    return names[index], baseline_scores(index, baselines, metric)
+
+
+def baseline_scores(index: np.ndarray, baselines: Sequence[Any], metric: np.ndarray) -> np.ndarray:
+    """Each record's baseline score on its main metric (NaN without one), given ``shared_objects``'
+    index into the distinct baselines: looked up once per distinct (baseline object, metric) pair."""
     metric_code, metrics = pd.factorize(metric)
     width = max(1, len(metrics))
     pairs, pair_of = np.unique(index * width + metric_code, return_inverse=True)
     scores = [
         np.nan
         if baselines[k // width] is None
-        else baselines[k // width].scores.get(metrics[k % width], np.nan)
+        else float(baselines[k // width].scores.get(metrics[k % width], np.nan))
         for k in pairs.tolist()
     ]
-    return names[index], np.asarray(scores, dtype=np.float64)[pair_of.reshape(-1)]
+    return np.asarray(scores, dtype=np.float64)[pair_of.reshape(-1)]
 
 
 def record_arrays(records: Sequence[Record]) -> RecordArrays:
