@@ -48,7 +48,8 @@ def browser() -> Iterator[object]:
             pytest.fail(reason)
         print(f"SKIP: {reason}")
         pytest.skip(reason)
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api  # a dev dependency: its absence is an error, not a skip
+
     with sync_api.sync_playwright() as pw:
         launched = pw.chromium.launch(executable_path=binary, args=["--no-sandbox"])
         yield launched
