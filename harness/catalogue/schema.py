@@ -165,6 +165,10 @@ class Hyperparameters(Strict):
     max_steps: int | None = Field(default=None, ge=1)
     freeze_embeddings: bool = False
     freeze_layers: int = Field(default=0, ge=0)
+    # with freeze_layers: run the frozen layers once per input, in eval mode, and replay their output
+    cache_frozen_layers: bool = True
+    # attention-probability dropout while training (null: the checkpoint's config); 0 is a CPU lever
+    attention_dropout: float | None = Field(default=None, ge=0, lt=1)
 
 
 class TaskSpec(Strict):

@@ -22,6 +22,7 @@ hard-coded path, and parsed once per process (``lru_cache``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import importlib.metadata
@@ -32,7 +33,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -344,8 +345,33 @@ def _choice_row(row_id: str, subject: str, item: ChoiceItem) -> dict:
     }
 
 
+def _on_disk(name: str, distribution: str, build: Callable[[], Any], revive: Callable[[dict], Any]) -> Any:
+    """``build()``, kept as JSON in ``$HARNESS_CACHE/builtin`` per package version and parser source.
+
+    Parsing lm-eval's MMLU translations or Django's catalogues takes seconds, and every ``harness plan``
+    needs them; the key changes with the package version and with this module's code."""
+    from harness.models.embedded import default_cache_dir
+    from harness.results.atomic import atomic_write_json
+
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    path = default_cache_dir() / "builtin" / f"{name}-{_package_version(distribution)}-{code}.json"
+    if path.is_file():
+        try:
+            return revive(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # a damaged cache file is rebuilt
+    table = build()
+    with contextlib.suppress(OSError):  # a read-only cache: parse again next time
+        atomic_write_json(path, asdict(table))
+    return table
+
+
 @lru_cache(maxsize=1)
 def _mmlu_table() -> _MmluTable:
+    return _on_disk("mmlu_parallel", "lm-eval", _parse_mmlu_table, lambda d: _MmluTable(**d))
+
+
+def _parse_mmlu_table() -> _MmluTable:
     english = _read_english()
     translations = {lang: _read_translations(lang, path) for lang, path in _translation_dirs().items()}
     translations = {lang: subjects for lang, subjects in translations.items() if subjects}
@@ -495,6 +521,10 @@ class _DjangoTable:
 
 @lru_cache(maxsize=1)
 def _django_table() -> _DjangoTable:
+    return _on_disk("django_ui", "django", _parse_django_table, lambda d: _DjangoTable(**d))
+
+
+def _parse_django_table() -> _DjangoTable:
     catalogues = _django_catalogues()
     if not catalogues:
         raise _missing(_django_root() / "conf" / "locale", "django")

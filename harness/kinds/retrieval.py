@@ -90,8 +90,11 @@ class Retrieval:
         params = retrieval_params(task)
 
         def forward(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            out = m(**batch, output_hidden_states=True)
-            return pool(out.hidden_states[params["layer"]], batch["attention_mask"], params["pooling"])
+            if params["layer"] == -1:  # the last layer's output: no need to keep every layer's
+                hidden = m(**batch).last_hidden_state
+            else:
+                hidden = m(**batch, output_hidden_states=True).hidden_states[params["layer"]]
+            return pool(hidden, batch["attention_mask"], params["pooling"])
 
         return np.stack(
             batched_forward(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,53 @@ def from_pretrained_with_labels(auto_class: Any, source: str, labels: list[str],
     )
 
 
+ATTENTION_DROPOUT_NAMES = ("attention_probs_dropout_prob", "attention_dropout")
+
+
+def attention_dropout_override(folder: Path, value: float | None) -> dict[str, float]:
+    """The config override that sets ``folder``'s attention dropout to ``value`` (BERT/XLM-R name it
+    ``attention_probs_dropout_prob``, DistilBERT ``attention_dropout``); {} for None."""
+    if value is None:
+        return {}
+    config_path = Path(folder) / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    for name in ATTENTION_DROPOUT_NAMES:
+        if name in config:
+            return {name: value}
+    raise HarnessError(
+        "attention_dropout: the model's config has no attention dropout setting",
+        file=config_path,
+        field="hyperparameters.attention_dropout",
+        allowed=[f"a config with {' or '.join(ATTENTION_DROPOUT_NAMES)}", "null (keep the model's own)"],
+    )
+
+
 def _short(names: list[str], limit: int = 6) -> str:
     return ", ".join(names[:limit]) + (f" … (+{len(names) - limit})" if len(names) > limit else "")
 
 
+_TOKENIZERS: dict[tuple[str, ...], Any] = {}
+
+
 def load_tokenizer(source: str, revision: str | None = None) -> Any:
+    """``AutoTokenizer.from_pretrained``, once per process for each distinct set of tokenizer files.
+
+    A multilingual tokenizer takes seconds to load (250k-entry vocabularies) and every checkpoint of a
+    grid carries the same files, so a folder is keyed by the sha256 of its tokenizer files (and its
+    model type); callers only read the shared object."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
+    from harness.data.cache import tokenizer_fingerprint
+
+    folder = Path(source)
+    if folder.is_dir():
+        config = folder / "config.json"
+        model_type = (
+            json.loads(config.read_text(encoding="utf-8")).get("model_type", "") if config.is_file() else ""
+        )
+        key = ("folder", tokenizer_fingerprint(folder), str(model_type))
+    else:
+        key = ("hub", source, revision or "")
+    if key not in _TOKENIZERS:
+        _TOKENIZERS[key] = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
+    return _TOKENIZERS[key]

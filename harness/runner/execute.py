@@ -26,11 +26,12 @@ import torch
 
 from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import GridSpec, TaskSpec
-from harness.data.cache import FeatureCache, tokenizer_fingerprint
+from harness.data.cache import TOKENIZER_FILES, FeatureCache, tokenizer_fingerprint
 from harness.data.loaders import RowSet, load_rows
 from harness.errors import HarnessError
 from harness.kinds.registry import get_kind
-from harness.models.loading import load_tokenizer
+from harness.models.frozen_prefix import frozen_prefix_cache
+from harness.models.loading import attention_dropout_override, load_tokenizer
 from harness.models.lockfile import Lineage, Lock
 from harness.models.sources import resolve_model
 from harness.results.atomic import atomic_publish_dir, atomic_write_json, clean_stale_temps
@@ -190,7 +191,9 @@ class GridRunner:
         for cell in todo:
             if cell.phase == "evaluate":
                 groups.setdefault((cell.parent, cell.task), []).append(cell)
-        self.executor.map(self.evaluate_group, list(groups.values()))
+        # one task's checkpoints back to back: their frozen-layer states are still in memory
+        by_task = sorted(groups.items(), key=lambda item: item[0][1])
+        self.executor.map(self.evaluate_group, [cells for _, cells in by_task])
         self.report.wall_time_s = time.perf_counter() - started
         return self.report
 
@@ -294,7 +297,12 @@ class GridRunner:
         if cell.phase == "intermediate":
             hp = self._step_matched(hp, cell.condition, len(train), len(features))
         torch.manual_seed(cell.seed)
-        model = kind.load_model(str(parent), task, allow_pickle=model_spec.allow_pickle)
+        model = kind.load_model(
+            str(parent),
+            task,
+            allow_pickle=model_spec.allow_pickle,
+            **attention_dropout_override(parent, hp.attention_dropout),
+        )
         score_dev = None
         if dev is not None:
             dev_features = self._features(dev, tokenizer, parent, task, hp.max_length)
@@ -326,7 +334,7 @@ class GridRunner:
         self._save_checkpoint(
             cell,
             model,
-            tokenizer,
+            parent,
             {
                 "training": asdict(outcome),
                 "hyperparameters": hp.model_dump(),
@@ -399,7 +407,12 @@ class GridRunner:
             kind = get_kind(task.kind)
             head = item.head or task.name
             if head not in models:
-                models[head] = kind.load_model(str(parent), task, allow_pickle=model_spec.allow_pickle)
+                models[head] = kind.load_model(
+                    str(parent),
+                    task,
+                    allow_pickle=model_spec.allow_pickle,
+                    **attention_dropout_override(parent, hp.attention_dropout),
+                )
             members.append(
                 MixtureMember(
                     f"{task.name}/{'+'.join(item.languages)}",
@@ -419,7 +432,7 @@ class GridRunner:
         self._save_checkpoint(
             cell,
             next(iter(models.values())),
-            tokenizer,
+            parent,
             {
                 "training": asdict(outcome.training),
                 "hyperparameters": shared_hp.model_dump(),
@@ -434,7 +447,7 @@ class GridRunner:
         )
         self._cell_finished(cell)
 
-    def _save_checkpoint(self, cell: Cell, model: Any, tokenizer: Any, training: dict[str, Any]) -> None:
+    def _save_checkpoint(self, cell: Cell, model: Any, parent: Path, training: dict[str, Any]) -> None:
         final = self.checkpoint_dir(cell.key)
         if final.exists():  # a --force rerun replaces it
             shutil.rmtree(final)
@@ -443,7 +456,7 @@ class GridRunner:
         # An intermediate checkpoint keeps only the encoder body: the target gets a fresh head.
         to_save = model.base_model if cell.phase == "intermediate" else model
         to_save.save_pretrained(build, safe_serialization=True)
-        tokenizer.save_pretrained(build)
+        copy_tokenizer_files(parent, build)
         atomic_write_json(build / "training.json", training)
         atomic_write_json(
             build / "cell.json",
@@ -486,6 +499,21 @@ class GridRunner:
         train_rows = None
         if task.train is not None:
             train_rows = self._split_ref_rows(task, task.train).rows
+        frozen = (training.get("hyperparameters") or {}).get("freeze_layers", model_spec.freeze_layers)
+        with frozen_prefix_cache(model, frozen):  # conditions sharing the frozen layers share their states
+            self._evaluate_cells(cells, task, kind, model, tokenizer, folder, training, train_rows)
+
+    def _evaluate_cells(
+        self,
+        cells: list[Cell],
+        task: TaskSpec,
+        kind: Any,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        folder: Path,
+        training: dict[str, Any],
+        train_rows: datasets.Dataset | None,
+    ) -> None:
         for cell in cells:
             started = time.perf_counter()
             split = task.split_named(cell.split or "")
@@ -588,6 +616,20 @@ class GridRunner:
             },
             predictions=str(path.with_suffix(".predictions.jsonl").relative_to(self.store.root)),
         )
+
+
+TOKENIZER_COPIED = (*TOKENIZER_FILES, "added_tokens.json", "tokenizer.model")
+
+
+def copy_tokenizer_files(parent: Path, build: Path) -> None:
+    """The parent's tokenizer files, byte for byte: training never changes a tokenizer, and
+    ``save_pretrained`` would re-serialise it with the last call's truncation settings, so every
+    checkpoint would get a different tokenizer fingerprint (no shared feature cache, no shared load)."""
+    copied = [name for name in TOKENIZER_COPIED if (parent / name).is_file()]
+    if not copied:
+        raise HarnessError("no tokenizer files to copy into the new checkpoint", file=parent)
+    for name in copied:
+        shutil.copyfile(parent / name, build / name)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from harness.catalogue.schema import Hyperparameters
+from harness.models.frozen_prefix import frozen_prefix_cache
 from harness.training.freezing import apply_freezing
 
 log = logging.getLogger("harness.training")
@@ -36,6 +37,7 @@ class TrainingOutcome:
     best_epoch: float | None = None
     trainable_parameters: int = 0
     frozen_embeddings: bool = False
+    replayed_frozen_layers: int = 0  # frozen layers run once per input and replayed (frozen_prefix)
 
 
 class _KeepBest(TrainerCallback):
@@ -88,7 +90,11 @@ def finetune(
     apply_freezing(model, hp)
     keep_best = _KeepBest(score_dev) if (score_dev is not None and selection == "english_dev") else None
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="harness-trainer-") as scratch:
+    replayed = hp.freeze_layers if hp.cache_frozen_layers else 0
+    with (
+        tempfile.TemporaryDirectory(prefix="harness-trainer-") as scratch,
+        frozen_prefix_cache(model, replayed) as prefix,
+    ):
         args = TrainingArguments(
             output_dir=scratch,
             per_device_train_batch_size=hp.batch_size,
@@ -130,4 +136,5 @@ def finetune(
         best_epoch=keep_best.best_epoch if keep_best else None,
         trainable_parameters=trainable,
         frozen_embeddings=hp.freeze_embeddings,
+        replayed_frozen_layers=replayed if prefix is not None else 0,
     )

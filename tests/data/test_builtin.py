@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
@@ -289,3 +290,30 @@ def test_django_english_is_the_target_side() -> None:
     with pytest.raises(HarnessError) as caught:
         load_builtin("django_ui", "en", "test")
     assert "target" in str(caught.value) and "de" in (caught.value.allowed or [])
+
+
+def test_parsed_tables_are_kept_on_disk_and_a_damaged_copy_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import dataclass
+
+    from harness.data import builtin
+
+    @dataclass(frozen=True)
+    class Table:
+        rows: dict[str, list[dict]]
+        count: int
+
+    builds: list[int] = []
+
+    def build() -> Table:
+        builds.append(1)
+        return Table(rows={"en": [{"id": "a/0", "choices": ["x", "y"]}]}, count=1)
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
+    first = builtin._on_disk("demo", "pyyaml", build, lambda d: Table(**d))
+    again = builtin._on_disk("demo", "pyyaml", build, lambda d: Table(**d))
+    assert first == again and len(builds) == 1
+    (cached,) = (tmp_path / "builtin").glob("demo-*.json")
+    cached.write_text("{not json", encoding="utf-8")
+    assert builtin._on_disk("demo", "pyyaml", build, lambda d: Table(**d)) == first and len(builds) == 2

@@ -91,8 +91,10 @@ def test_default_grid_freezes_layers_in_every_training_cell_and_keys_follow(tmp_
     lock = Lock.load(REPO_ROOT / "checkpoints.lock")
     frozen = expand(GridSpec.model_validate(raw), path, catalogue, lock)
     trained = [c for c in frozen.cells if c.phase in ("intermediate", "target")]
-    assert len(trained) == 8
+    assert len(trained) == 2 + 3 * 3  # MMLU in en and de; SIB-200, UD-POS, XQuAD per condition
     assert all(c.inputs["hp"]["freeze_layers"] == 8 for c in trained)
+    assert all(c.inputs["hp"]["attention_dropout"] == 0.0 for c in trained)
+    assert all(c.inputs["hp"]["cache_frozen_layers"] for c in trained)
     raw["models"][0]["freeze_layers"] = 0
     unfrozen = expand(GridSpec.model_validate(raw), path, catalogue, lock)
     assert {c.key for c in trained}.isdisjoint(c.key for c in unfrozen.cells)
