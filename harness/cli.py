@@ -13,7 +13,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import HarnessError, ValidationErrors
+from harness.errors import EXIT_CODES, HarnessError, ValidationErrors, from_os_error
+
+INTERNAL_ERROR = 4
 
 console = Console(stderr=False)
 
@@ -33,8 +35,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks-dir", type=Path, default=None, help="tasks folder (default: ./tasks)")
 
 
+def _exit_code_table() -> str:
+    rows = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
+    return f"exit codes:\n{rows}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="harness", description=__doc__)
+    parser = _Parser(
+        prog="harness",
+        description=__doc__,
+        epilog=_exit_code_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -91,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--results", type=Path, default=Path("results"))
     compare.add_argument("--json", action="store_true")
 
+    verdict = sub.add_parser("verdict", help="the primary endpoint of the English vs non-English contrast")
+    verdict.add_argument("--results", type=Path, default=Path("results"))
+    verdict.add_argument("--json", action="store_true", help="print the verdict object as JSON")
     report = sub.add_parser("report", help="render the static leaderboard")
     report.add_argument("--results", type=Path, default=Path("results"))
     report.add_argument("--out", type=Path, default=Path("leaderboards/site"))
@@ -133,16 +148,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args) or 0
     except ValidationErrors as exc:
         for error in exc.errors:
-            _error_line(error.render())
-        return exc.exit_code
-    except HarnessError as exc:
-        if args.debug:
-            raise
-        _error_line(exc.render())
+            _error_line(_one_line(error.render()))
         return exc.exit_code
     except KeyboardInterrupt:
         _error_line("interrupted; run the same command again to resume")
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        return _report_failure(exc)
+
+
+def _report_failure(exc: Exception) -> int:
+    """One line and the documented exit code for anything that escaped a command (see EXIT_CODES)."""
+    known = exc if isinstance(exc, HarnessError) else None
+    if known is None and isinstance(exc, OSError):
+        known = from_os_error(exc)
+    if known is not None:
+        _error_line(_one_line(known.render()))
+        return known.exit_code
+    _error_line(
+        f"internal error: {type(exc).__name__}: {_one_line(str(exc))} (a bug; run with --debug for the traceback)"
+    )
+    return INTERNAL_ERROR
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split("\n")).strip() or "(no message)"
 
 
 def _quiet_libraries(debug: bool) -> None:
@@ -207,16 +239,26 @@ def cmd_tasks_validate(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, *, pin: bool = False):
+    """Load and check everything that can be checked without training, then (``pin``) pin base models.
+
+    Nothing is written before the checks pass: data files, lock shape and ``--only`` come first."""
+    from harness.data.file_checks import check_grid_files
     from harness.models.lockfile import Lock
-    from harness.runner.execute import pin_base_models
+    from harness.runner.execute import check_only, pin_base_models
     from harness.runner.plan import expand
 
     catalogue = _catalogue(args)
     grid, path = catalogue.grid(args.grid)
+    check_grid_files(grid, catalogue)
     lock = Lock.load(args.lock)
+    plan = expand(grid, path, catalogue, lock)
+    check_only(plan, getattr(args, "only", None))
     if pin:
+        before = dict(lock.entries)
         pin_base_models(grid, lock)
-    return catalogue, expand(grid, path, catalogue, lock)
+        if lock.entries != before:  # a base model pinned now: its key is part of every cell's key
+            plan = expand(grid, path, catalogue, lock)
+    return catalogue, plan
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -277,25 +319,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from harness.report.summary import print_summary
+    from harness.results.locate import require_store
     from harness.results.store import ResultsStore
     from harness.scoring.derived import write_derived
 
-    store = ResultsStore(args.results)
+    store = ResultsStore(require_store(args.results))
     records = store.records()
     print_summary(records, console, store)
-    if records:
-        write_derived(store)
+    if records and not write_derived(store):
+        console.print(
+            f"{store.root} is read-only: derived/ not updated", style="dim", markup=False, soft_wrap=True
+        )
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness.report.compare import compare_tables
     from harness.report.summary import print_compare
+    from harness.results.locate import require_store
     from harness.results.store import ResultsStore
     from harness.scoring.bootstrap import DEFAULT_BOOT
     from harness.scoring.derived import frame_rows
 
-    store = ResultsStore(args.results)
+    store = ResultsStore(require_store(args.results))
     rows, tasks = compare_tables(store, store.records(), args.a, args.b)
     if args.json:
         payload = {
@@ -311,22 +357,44 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verdict(args: argparse.Namespace) -> int:
+    from harness.report.verdict import store_verdict, verdict_words
+    from harness.results.locate import require_store
+    from harness.results.store import ResultsStore
+
+    store = ResultsStore(require_store(args.results))
+    verdict = store_verdict(store, store.records())
+    if args.json:
+        print(json.dumps(verdict.to_json(), indent=2, ensure_ascii=False))
+    else:
+        console.print(verdict_words(verdict), markup=False, soft_wrap=True)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report.site import render_site
+    from harness.report.site_safety import check_site_folder
+    from harness.results.locate import require_store
     from harness.results.store import ResultsStore
     from harness.scoring.derived import write_derived
 
-    store = ResultsStore(args.results)
+    store = ResultsStore(require_store(args.results))
+    check_site_folder(args.out)  # before derived/ is written: a refused --out writes nothing at all
     records = store.records()
-    if records:
-        write_derived(store)  # results/derived/ first: the site shows the same statistics
+    if records and not write_derived(store):  # derived/ first: the site shows the same statistics
+        console.print(
+            f"{store.root} is read-only: derived/ not updated", style="dim", markup=False, soft_wrap=True
+        )
     written = render_site(records, args.out, store.root)
     console.print(f"wrote {len(written)} files to {args.out} (open {args.out / 'index.html'})")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from harness.catalogue.names import checked_name
     from harness.runner.external import eval_checkpoint
+
+    checked_name(args.name, field="--name")
 
     run = eval_checkpoint(
         args.checkpoint,
@@ -363,7 +431,10 @@ def cmd_lock_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_lock_add(args: argparse.Namespace) -> int:
+    from harness.catalogue.names import checked_name
     from harness.catalogue.schema import ModelSpec
+
+    checked_name(args.name, field="NAME")
     from harness.models.lockfile import Lock
     from harness.models.sources import resolve_model
 
@@ -426,6 +497,10 @@ def cmd_export_xtreme(args: argparse.Namespace) -> int:
         f"(score with: harness score {args.out_dir} LABEL_DIR)",
         markup=False,
     )
+    from harness.scoring.export import PROTOCOL_NOTE, protocol_warnings
+
+    for warning in protocol_warnings(r for r, _ in selected):
+        console.print(f"warning: {warning} (see {PROTOCOL_NOTE})", markup=False)
     return 0
 
 
@@ -438,6 +513,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("summary", None): cmd_summary,
     ("compare", None): cmd_compare,
     ("report", None): cmd_report,
+    ("verdict", None): cmd_verdict,
     ("lock", "verify"): cmd_lock_verify,
     ("lock", "add"): cmd_lock_add,
     ("score", None): cmd_score,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from typing_extensions import is_typeddict
 
 from harness.catalogue.schema import GridSpec, GroupSpec, TaskSpec
 from harness.catalogue.yaml_lines import line_of, load_with_lines
@@ -87,8 +88,7 @@ def _errors_from(exc: ValidationError, model: type[BaseModel], path: Path, lines
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            owner = _model_at(model, loc[:-1])
-            allowed = sorted(owner.model_fields) if owner else []
+            allowed = _allowed_keys(model, loc[:-1])
             message = f"unknown key{did_you_mean(str(loc[-1]), allowed)}"
             errors.append(
                 HarnessError(message, file=path, line=line_of(lines, loc), field=dotted, allowed=allowed)
@@ -100,8 +100,18 @@ def _errors_from(exc: ValidationError, model: type[BaseModel], path: Path, lines
     return errors
 
 
-def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model that owns the field at ``loc`` (for the list of allowed keys)."""
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys allowed in the mapping at ``loc``: a model's fields or a TypedDict's keys."""
+    owner = _model_at(model, loc)
+    if owner is None:
+        return []
+    if is_typeddict(owner):
+        return sorted(owner.__annotations__)
+    return sorted(owner.model_fields)
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> Any:
+    """The pydantic model (or TypedDict) that owns the field at ``loc`` (for the list of allowed keys)."""
     current: Any = model
     for part in loc:
         if isinstance(part, int):
@@ -112,6 +122,8 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
         if info is None:
             return None
         current = _unwrap(info.annotation)
+    if is_typeddict(current):
+        return current
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
@@ -125,15 +137,27 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+GRID_KEYS = frozenset({"models", "targets", "intermediate", "seeds", "training", "intermediate_training"})
+
+
+def document_model(data: dict[str, Any]) -> type[BaseModel]:
+    """Which schema a YAML mapping is written against, from its keys."""
+    if "group" in data:
+        return GroupSpec
+    if "kind" not in data and GRID_KEYS & data.keys():
+        return GridSpec
+    return TaskSpec
+
+
 def load_document(path: Path) -> Loaded:
     """Load one YAML file: a task (has ``kind``), a group (has ``group``) or a grid (has ``targets``)."""
     data, lines, path = _read_with_includes(path)
-    if "group" in data:
-        model: type[BaseModel] = GroupSpec
-    elif "targets" in data or "models" in data:
-        model = GridSpec
-    else:
-        model = TaskSpec
+    if not data:
+        raise HarnessError(
+            "empty file: expected a task (has 'kind'), a group ('group') or a grid ('models', 'targets')",
+            file=path,
+        )
+    model = document_model(data)
     try:
         spec = model.model_validate(data)
     except ValidationError as exc:
@@ -152,7 +176,24 @@ def load_document(path: Path) -> Loaded:
     return Loaded(spec, path)
 
 
+def _check_metrics(task: TaskSpec, path: Path, lines: dict) -> None:
+    """``main_metric`` and ``metrics`` must be keys the kind's scorer returns (else a KeyError after training)."""
+    allowed = KINDS[task.kind].metrics
+    named = [(f"metrics.{i}", ("metrics", i), m) for i, m in enumerate(task.metrics)]
+    named.append(("main_metric", ("main_metric",), task.metric))
+    for field_name, loc, metric in named:
+        if metric not in allowed:
+            raise HarnessError(
+                f"kind {task.kind!r} does not compute metric {metric!r}{did_you_mean(metric, allowed)}",
+                file=path,
+                line=line_of(lines, loc),
+                field=field_name,
+                allowed=allowed,
+            )
+
+
 def _check_kind_fields(task: TaskSpec, path: Path, lines: dict) -> None:
+    _check_metrics(task, path, lines)
     info = KINDS[task.kind]
     if info.needs_labels and not task.labels:
         raise HarnessError(
@@ -246,6 +287,12 @@ class Catalogue:
                 f"unknown task {name!r}{did_you_mean(name, self.tasks)}", allowed=sorted(self.tasks)
             ) from None
 
+    def _unknown_task(self, name: str) -> str:
+        if name in self.grids or name in self.groups:
+            what = "grid" if name in self.grids else "group"
+            return f"{name!r} is a {what}, not a task{did_you_mean(name, self.tasks)}"
+        return f"unknown task {name!r}{did_you_mean(name, self.tasks)}"
+
     def task_path(self, name: str) -> Path:
         return self.tasks[name].path
 
@@ -255,6 +302,11 @@ class Catalogue:
         if path.suffix in {".yaml", ".yml"} or path.exists():
             if not path.is_file():
                 raise HarnessError("grid file not found", file=path)
+            data, _, _ = _read_with_includes(path)
+            if data and document_model(data) is not GridSpec:
+                raise HarnessError(
+                    "not a grid (a grid has 'models', 'intermediate' and 'targets')", file=path
+                )
             loaded = load_document(path)
             if not isinstance(loaded.spec, GridSpec):
                 raise HarnessError(
@@ -285,7 +337,7 @@ class Catalogue:
         for i, name in enumerate(grid.targets):
             if name not in self.tasks:
                 raise HarnessError(
-                    f"unknown task {name!r}{did_you_mean(name, self.tasks)}",
+                    self._unknown_task(name),
                     file=path,
                     line=line_of(lines, ("targets", i)),
                     field=f"targets.{i}",
@@ -295,7 +347,7 @@ class Catalogue:
                 continue
             if cond.task not in self.tasks:
                 raise HarnessError(
-                    f"unknown task {cond.task!r}{did_you_mean(cond.task, self.tasks)}",
+                    self._unknown_task(cond.task),
                     file=path,
                     line=line_of(lines, ("intermediate", i, "task")),
                     field=f"intermediate.{i}.task",

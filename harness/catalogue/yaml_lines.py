@@ -26,6 +26,7 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
         raise HarnessError("not UTF-8 text", file=path) from exc
     try:
         node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader) if node is not None else None  # noqa: S506 - SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -35,7 +36,6 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
         return {}, {}
     lines: dict[Path_, int] = {}
     _index(node, (), lines)
-    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     return data, lines
 
 
@@ -43,6 +43,8 @@ def _index(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a list or mapping as a key: the schema refuses it; no line to remember
             key = key_node.value
             lines[(*path, key)] = key_node.start_mark.line + 1
             _index(value_node, (*path, key), lines)

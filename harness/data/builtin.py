@@ -351,7 +351,7 @@ def _on_disk(name: str, distribution: str, build: Callable[[], Any], revive: Cal
     Parsing lm-eval's MMLU translations or Django's catalogues takes seconds, and every ``harness plan``
     needs them; the key changes with the package version and with this module's code."""
     from harness.models.embedded import default_cache_dir
-    from harness.results.atomic import atomic_write_json
+    from harness.results.atomic import atomic_write_text
 
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
     path = default_cache_dir() / "builtin" / f"{name}-{_package_version(distribution)}-{code}.json"
@@ -362,7 +362,8 @@ def _on_disk(name: str, distribution: str, build: Callable[[], Any], revive: Cal
             pass  # a damaged cache file is rebuilt
     table = build()
     with contextlib.suppress(OSError):  # a read-only cache: parse again next time
-        atomic_write_json(path, asdict(table))
+        # not atomic_write_json: its sorted keys would reorder the languages on the way back
+        atomic_write_text(path, json.dumps(asdict(table), ensure_ascii=False))
     return table
 
 

@@ -2,23 +2,63 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 
+RESAVE = "re-save it as UTF-8"
+
+
+def read_utf8(path: Path) -> str:
+    """The file's text; a bad byte is named with its line and column (1-based, in characters)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise HarnessError("data file not found", file=path) from None
+    except IsADirectoryError:
+        raise HarnessError("is a folder, not a data file", file=path) from None
+    return decode_utf8(data, path)
+
+
+def decode_utf8(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8")) + 1
+        raise HarnessError(
+            f"not UTF-8: byte 0x{data[exc.start]:02x} at column {column}; {RESAVE}", file=path, line=line
+        ) from None
+
+
+def text_lines(path: Path) -> Iterator[str]:
+    """Lines as ``open(path, encoding='utf-8')`` yields them (universal newlines), after the UTF-8 check."""
+    yield from io.StringIO(read_utf8(path), newline=None)
+
 
 def read_squad_json(path: Path) -> list[dict[str, Any]]:
     """SQuAD v1.1 layout (XQuAD, MLQA, TyDiQA-GoldP): one row per question."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_utf8(path))
     except json.JSONDecodeError as exc:
         raise HarnessError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise HarnessError("not SQuAD JSON: expected a top-level 'data' list", file=path, field="data")
+    try:
+        return _squad_rows(doc["data"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        problem = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise HarnessError(f"not SQuAD JSON: {problem}", file=path, field="data") from None
+
+
+def _squad_rows(data: list[Any]) -> list[dict[str, Any]]:
     rows = []
-    for article in doc["data"]:
+    for article in data:
         title = article.get("title", "")
         for paragraph in article["paragraphs"]:
             context = paragraph["context"]
@@ -66,38 +106,37 @@ def read_conllu(path: Path, *, metadata: bool = False) -> list[dict[str, Any]]:
         tags.clear()
         meta.clear()
 
-    with path.open(encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\n")
-            if not line.strip():
-                flush()
-            elif line.startswith("#"):
-                key, sep, value = line[1:].partition("=")
-                key = key.strip()
-                if key.startswith("newdoc"):
-                    document.clear()
-                if sep:
-                    meta[key] = value.strip()
-                    if key.startswith(("newdoc", "meta::")):
-                        document[key] = value.strip()
-            else:
-                cols = line.split("\t")
-                if len(cols) != 10:
-                    raise HarnessError(
-                        f"CoNLL-U line has {len(cols)} columns, expected 10", file=path, line=number
-                    )
-                if "-" in cols[0] or "." in cols[0]:
-                    continue
-                tokens.append(cols[1])
-                tags.append(cols[3])
+    for number, raw in enumerate(text_lines(path), start=1):
+        line = raw.rstrip("\n")
+        if not line.strip():
+            flush()
+        elif line.startswith("#"):
+            key, sep, value = line[1:].partition("=")
+            key = key.strip()
+            if key.startswith("newdoc"):
+                document.clear()
+            if sep:
+                meta[key] = value.strip()
+                if key.startswith(("newdoc", "meta::")):
+                    document[key] = value.strip()
+        else:
+            cols = line.split("\t")
+            if len(cols) != 10:
+                raise HarnessError(
+                    f"CoNLL-U line has {len(cols)} columns, expected 10", file=path, line=number
+                )
+            if "-" in cols[0] or "." in cols[0]:
+                continue
+            tokens.append(cols[1])
+            tags.append(cols[3])
     flush()
     return rows
 
 
 def read_parallel_text(source: Path, target: Path) -> list[dict[str, Any]]:
     """Two line-aligned files (Tatoeba/BUCC layout): line i of ``source`` translates line i of ``target``."""
-    src = source.read_text(encoding="utf-8").splitlines()
-    tgt = target.read_text(encoding="utf-8").splitlines()
+    src = read_utf8(source).splitlines()
+    tgt = read_utf8(target).splitlines()
     if len(src) != len(tgt):
         raise HarnessError(
             f"{len(src)} lines but {target} has {len(tgt)}; the two sides must align", file=source
@@ -123,21 +162,20 @@ def read_conll_tags(
         tokens.clear()
         tags.clear()
 
-    with path.open(encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                flush()
-                continue
-            cols = line.split(delimiter) if delimiter else line.split()
-            if cols[0] == "-DOCSTART-":
-                continue
-            if len(cols) < 2:
-                raise HarnessError("expected a token and a tag", file=path, line=number)
-            token = cols[0]
-            if token_prefix and token.startswith(token_prefix):
-                token = token[len(token_prefix) :]
-            tokens.append(token)
-            tags.append(cols[-1])
+    for number, raw in enumerate(text_lines(path), start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            flush()
+            continue
+        cols = line.split(delimiter) if delimiter else line.split()
+        if cols[0] == "-DOCSTART-":
+            continue
+        if len(cols) < 2:
+            raise HarnessError("expected a token and a tag", file=path, line=number)
+        token = cols[0]
+        if token_prefix and token.startswith(token_prefix):
+            token = token[len(token_prefix) :]
+        tokens.append(token)
+        tags.append(cols[-1])
     flush()
     return rows

@@ -18,6 +18,7 @@ import datasets
 from harness.catalogue.loader import default_data_dir
 from harness.catalogue.schema import DatasetSpec, EvalSplit, TaskSpec
 from harness.data import formats, split_views
+from harness.data.file_checks import check_data_file
 from harness.errors import HarnessError
 
 
@@ -101,6 +102,8 @@ def plan_source(
 
 def _load_local(dataset: DatasetSpec, files: tuple[Path, ...], language: str) -> datasets.Dataset:
     fmt = dataset.format
+    for file in files:  # one line for a 0-byte, blank or non-UTF-8 file, not IndexError/StopIteration
+        check_data_file(file, fmt)
     path = files[0]
     if fmt in ("tsv", "csv"):
         return _load_delimited(dataset, path)
@@ -147,22 +150,43 @@ def _load_delimited(dataset: DatasetSpec, path: Path) -> datasets.Dataset:
     return datasets.Dataset.from_dict(columns)
 
 
+POOL_SEPARATOR = "+"  # a hub config name "a+b+c": the rows of configs a, b and c, in that order
+
+
 def _load_hub(dataset: DatasetSpec, split: str, language: str) -> datasets.Dataset:
     hub = dataset.hub
     assert hub is not None
+    name = _fill(hub.name, dataset, split, language, hub=True) if hub.name else None
+    hub_split = _fill(hub.split, dataset, split, language, hub=True)
     try:
-        return datasets.load_dataset(
-            hub.path,
-            _fill(hub.name, dataset, split, language, hub=True) if hub.name else None,
-            split=_fill(hub.split, dataset, split, language, hub=True),
-            revision=hub.revision,
-        )
+        if name and POOL_SEPARATOR in name:
+            return _load_pooled(hub.path, name.split(POOL_SEPARATOR), hub_split, hub.revision)
+        return datasets.load_dataset(hub.path, name, split=hub_split, revision=hub.revision)
+    except HarnessError:
+        raise
     except Exception as exc:  # the hub raises many types; the user needs one line
         offline = " (offline: HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
         raise HarnessError(
             f"could not load hub dataset {hub.path!r}{offline}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
             field="dataset.hub",
         ) from exc
+
+
+def _load_pooled(path: str, names: list[str], split: str, revision: str | None) -> datasets.Dataset:
+    """Every config that has ``split``, concatenated: XTREME's UD-POS pools all treebanks of a language
+    (a test-only treebank such as PUD adds to test only). No config with the split is an error."""
+    parts = []
+    for name in names:
+        try:
+            parts.append(datasets.load_dataset(path, name, split=split, revision=revision))
+        except ValueError as exc:
+            if "split" not in str(exc).lower():
+                raise
+    if not parts:
+        raise HarnessError(
+            f"none of the pooled hub configs {names} of {path!r} has split {split!r}", field="dataset.hub"
+        )
+    return datasets.concatenate_datasets(parts)
 
 
 def load_rows(

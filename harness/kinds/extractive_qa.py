@@ -357,7 +357,16 @@ class ExtractiveQA:
     trains = True
 
     def load_model(self, source: str, task: TaskSpec, **load_kwargs: Any) -> torch.nn.Module:
-        return from_pretrained(AutoModelForQuestionAnswering, source, **load_kwargs)
+        # a start and an end logit: a parent trained as a 7-way classifier must not leave 7 outputs here
+        return from_pretrained(
+            AutoModelForQuestionAnswering,
+            source,
+            num_labels=2,
+            id2label={0: "start", 1: "end"},
+            label2id={"start": 0, "end": 1},
+            ignore_mismatched_sizes=True,
+            **load_kwargs,
+        )
 
     def features(
         self, rows: datasets.Dataset, tokenizer: Any, task: TaskSpec, max_length: int

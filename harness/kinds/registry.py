@@ -20,6 +20,7 @@ class KindInfo:
     needs_labels: bool
     trains: bool
     description: str
+    metrics: tuple[str, ...] = ("accuracy",)  # the keys its ``score`` returns: allowed main_metric/metrics
 
 
 KINDS: dict[str, KindInfo] = {
@@ -48,6 +49,7 @@ KINDS: dict[str, KindInfo] = {
             needs_labels=True,
             trains=True,
             description="token tagging, first sub-token labelled, long sentences windowed (columns tokens, tags)",
+            metrics=("f1", "precision", "recall", "accuracy"),
         ),
         KindInfo(
             "extractive_qa",
@@ -56,6 +58,7 @@ KINDS: dict[str, KindInfo] = {
             needs_labels=False,
             trains=True,
             description="extractive QA over doc-stride windows, n-best spans (columns context, question, answers)",
+            metrics=("exact_match", "f1", "em_f1_mean"),
         ),
         KindInfo(
             "mining",
@@ -64,6 +67,7 @@ KINDS: dict[str, KindInfo] = {
             needs_labels=False,
             trains=False,
             description="bitext mining (BUCC): ratio-margin scores, threshold chosen on gold dev pairs",
+            metrics=("f1", "precision", "recall"),
         ),
         KindInfo(
             "masked_lm",

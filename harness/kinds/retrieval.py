@@ -1,7 +1,8 @@
 """Parallel sentence retrieval xx→en (Tatoeba-style): pooled hidden states, cosine nearest neighbour.
 
 Parameters (task ``params``, recorded on every result): ``layer`` (hidden-state index; -1 = last,
-0 = embeddings), ``pooling`` (``mean`` over the attention mask, or ``cls``), ``prefix`` (text put before
+0 = embeddings; ``xtreme`` = the layer XTREME's scripts read for the encoder's depth, see
+``harness.catalogue.protocol``), ``pooling`` (``mean`` over the attention mask, or ``cls``), ``prefix`` (text put before
 every sentence, e.g. ``"query: "`` for e5 models; default none, as in XTREME).
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from transformers import AutoModel, DataCollatorWithPadding
 
+from harness.catalogue.protocol import XTREME_LAYER_RULE, hidden_state_index
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
 from harness.kinds.base import Baseline, Prediction, accuracy, batched_forward
@@ -31,9 +33,26 @@ def retrieval_params(task: TaskSpec) -> dict[str, Any]:
             field="params.pooling",
             allowed=POOLINGS,
         )
-    if not isinstance(params["layer"], int):
-        raise HarnessError(f"task {task.name!r}: layer must be an integer", field="params.layer")
+    layer = params["layer"]
+    if layer != XTREME_LAYER_RULE and (not isinstance(layer, int) or isinstance(layer, bool)):
+        raise HarnessError(
+            f"task {task.name!r}: layer must be an integer or {XTREME_LAYER_RULE!r}", field="params.layer"
+        )
     return params
+
+
+def encoder_depth(model: torch.nn.Module) -> int:
+    config = model.config
+    depth = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
+    if not isinstance(depth, int):
+        raise HarnessError(f"{type(model).__name__}: the config names no layer count", field="params.layer")
+    return depth
+
+
+def resolved_layer(task: TaskSpec, model: torch.nn.Module) -> int:
+    """The hidden-state index ``params.layer`` means for this model (``xtreme``: by its depth)."""
+    layer = retrieval_params(task)["layer"]
+    return hidden_state_index(task.kind, encoder_depth(model)) if layer == XTREME_LAYER_RULE else layer
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -88,12 +107,13 @@ class Retrieval:
         precision: str,
     ) -> np.ndarray:
         params = retrieval_params(task)
+        layer = resolved_layer(task, model)
 
         def forward(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            if params["layer"] == -1:  # the last layer's output: no need to keep every layer's
+            if layer == -1:  # the last layer's output: no need to keep every layer's
                 hidden = m(**batch).last_hidden_state
             else:
-                hidden = m(**batch, output_hidden_states=True).hidden_states[params["layer"]]
+                hidden = m(**batch, output_hidden_states=True).hidden_states[layer]
             return pool(hidden, batch["attention_mask"], params["pooling"])
 
         return np.stack(

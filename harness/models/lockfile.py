@@ -11,7 +11,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import HarnessError, LockMismatch
 from harness.results.atomic import atomic_write_json
@@ -50,6 +52,60 @@ class LockEntry:
             lineage=Lineage(**data.get("lineage", {})),
             note=data.get("note", ""),
         )
+
+
+class _LockModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LineageSchema(_LockModel):
+    parent: str | None = None
+    phase: str = "base"
+    task: str | None = None
+    source_lang: str | None = None
+    seed: int | None = None
+
+
+class EntrySchema(_LockModel):
+    source: str
+    files: dict[str, str]
+    revision: str | None = None
+    lineage: LineageSchema = Field(default_factory=LineageSchema)
+    note: str = ""
+
+
+class LockDocument(_LockModel):
+    """The file's shape: ``{"version": 1, "checkpoints": {NAME: {"source", "files": {PATH: SHA256}, ...}}}``."""
+
+    version: Literal[1] = LOCK_VERSION
+    checkpoints: dict[str, EntrySchema] = Field(default_factory=dict)
+
+
+def read_lock_document(path: Path) -> LockDocument:
+    """The parsed lock, or one line naming the file and the first field that has the wrong shape."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise HarnessError("not UTF-8 text", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+    if not isinstance(data, dict):
+        raise HarnessError(
+            f"expected an object {{'version': {LOCK_VERSION}, 'checkpoints': {{...}}}}, got a {type(data).__name__}",
+            file=path,
+            field="(top level)",
+        )
+    try:
+        return LockDocument.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        message = first["msg"]
+        if where == "version":
+            message = (
+                f"unknown lock version {data.get('version')!r}; this harness reads version {LOCK_VERSION}"
+            )
+        raise HarnessError(message, file=path, field=where) from None
 
 
 @lru_cache(maxsize=256)
@@ -94,11 +150,10 @@ class Lock:
     def load(cls, path: Path) -> Lock:
         if not Path(path).is_file():
             return cls(path)
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            entries = {name: LockEntry.from_json(e) for name, e in data.get("checkpoints", {}).items()}
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise HarnessError(f"not a valid lock file: {exc}", file=path) from None
+        document = read_lock_document(Path(path))
+        entries = {
+            name: LockEntry.from_json(entry.model_dump()) for name, entry in document.checkpoints.items()
+        }
         return cls(path, entries)
 
     def save(self) -> None:

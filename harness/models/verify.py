@@ -26,16 +26,31 @@ def verify_locks(lock_path: Path, results: Path) -> tuple[list[str], int]:
         problems.extend(f"{lock_path}: {name}: {p}" for p in repo_lock.check(name, folder))
         checked += 1
     produced = results / "checkpoints.lock"
-    if produced.is_file():
-        lock = Lock.load(produced)
-        for key in sorted(lock.entries):
-            folder = results / "checkpoints" / key
-            if not folder.is_dir():
-                problems.append(f"{produced}: {key[:12]}: checkpoint folder missing")
-                continue
-            problems.extend(f"{produced}: {key[:12]}: {p}" for p in lock.check(key, folder))
-            checked += 1
+    lock = Lock.load(produced)
+    for key in sorted(lock.entries):
+        folder = results / "checkpoints" / key
+        if not folder.is_dir():
+            problems.append(f"{produced}: {key[:12]}: checkpoint folder missing")
+            continue
+        problems.extend(f"{produced}: {key[:12]}: {p}" for p in lock.check(key, folder))
+        checked += 1
+    problems.extend(
+        f"{produced}: {key[:12]}: checkpoint in {results / 'checkpoints'} has no pin (entry deleted by hand?); "
+        "re-run its cell with --force or remove the folder"
+        for key in unpinned_checkpoints(results / "checkpoints", lock)
+    )
     return problems, checked
+
+
+def unpinned_checkpoints(folder: Path, lock: Lock) -> list[str]:
+    """Keys of finished checkpoints (a ``cell.json``; every one is pinned when saved) that the lock lacks."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        path.name
+        for path in folder.iterdir()
+        if not path.name.startswith(".") and (path / "cell.json").is_file() and path.name not in lock.entries
+    )
 
 
 def _safe(name: str) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
-from harness.scoring.bootstrap import DEFAULT_BOOT
+from harness.scoring.bootstrap import DEFAULT_BOOT, holm
 from harness.scoring.cells import CellSet, DerivedRegistry, Linear, evaluate, frame_identity, regroup
 from harness.scoring.robustness import gap_parts
 from harness.scoring.stats_tables import cells_of
@@ -55,9 +55,10 @@ GAP_CONTRAST_COLUMNS = [
     "p_value",
     "n_seeds",
 ]
-TARGET_COLUMNS = ["task", "value", "low", "high", "p_value", "n_rows"]
+TARGET_COLUMNS = ["task", "value", "low", "high", "p_value", "n_rows", "p_holm"]
 PAIR_KEYS = ["intermediate_task", "non_english", "english", "task"]
 PER_TARGET = DerivedRegistry()  # per-target and per-pair means, found again from the table's contents
+PRIMARY = DerivedRegistry()  # the primary endpoint's verdict object, found again from the gap table
 
 
 # ---- pairing -----------------------------------------------------------------------------------------
@@ -133,6 +134,7 @@ def _grouped_means(
     out = names.copy()
     out["value"], out["low"], out["high"] = stats["diff"], stats["diff_low"], stats["diff_high"]
     out["p_value"], out["n_rows"] = stats["diff_p"], counts
+    out["p_holm"] = holm(out["p_value"].to_numpy(dtype=float))  # exploratory: adjusted over the rows
     return out
 
 
@@ -247,7 +249,14 @@ def gap_contrast_table(
     table["p_value"] = stats["diff_p"]
     table = table[GAP_CONTRAST_COLUMNS].reset_index(drop=True)
     _attach(cs, table, parts, _gap_diff, np.ones(n, dtype=bool))
+    _attach_primary(cs, table)
     return table
+
+
+def _attach_primary(cs: CellSet, table: pd.DataFrame) -> None:
+    from harness.report.verdict import primary_verdict
+
+    PRIMARY.put(_identity(table), primary_verdict(cs))
 
 
 def _empty_gap_contrast() -> pd.DataFrame:
@@ -281,6 +290,7 @@ def per_target(table: pd.DataFrame, value: str, by: list[str] | None = None) -> 
         n_rows=(value, "size"),
     )
     out["p_value"] = np.nan
+    out["p_holm"] = np.nan
     return out.reset_index()[[*by, *TARGET_COLUMNS[1:]]]
 
 
@@ -367,6 +377,16 @@ def verdict(contrast: pd.DataFrame, gap_contrast: pd.DataFrame) -> str:
         )
     if contrast["english"].notna().sum() == 0:
         return "No comparison: no non-English-source checkpoint has an English-source counterpart." + note
+    from harness.report.verdict import verdict_words
+
+    primary = PRIMARY.get(_identity(gap_contrast))
+    head = verdict_words(primary) + " " if primary is not None else ""
+    if primary is not None and primary.claim in ("insufficient-seeds", "did-not-learn"):
+        return (
+            head
+            + "Per-target differences are not judged either (exploratory, and the same reason holds)."
+            + note
+        )
     sentences = []
     gaps = per_target(gap_contrast, "gap_diff")
     if len(gaps):
@@ -392,4 +412,9 @@ def verdict(contrast: pd.DataFrame, gap_contrast: pd.DataFrame) -> str:
                 "In-domain, the score of non-English vs English sources",
             )
         )
-    return " ".join(sentences) + note
+    exploratory = " ".join(sentences)
+    if primary is not None:
+        exploratory = (
+            f"Exploratory, per target (unadjusted CIs; Holm-adjusted p-values in the tables): {exploratory}"
+        )
+    return head + exploratory + note

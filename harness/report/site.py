@@ -5,6 +5,7 @@
     targets/<task>.html       per language and domain, in-domain vs shifted, "not available" splits
     checkpoints/<name>.html   lineage, settings, scores, predictions links, XTREME submission
     methodology.html, downloads.html, data/<table>.csv|json, exports/<name>/seed-<n>/…, results.json
+    .harness-site.json        the files this render wrote: the next render deletes only those (site_safety)
 
 No external URL anywhere; the only script is the inline site.js (sorting, filters), so every page works
 from file://. Per-example predictions are linked relatively into the results store, not copied: they can
@@ -21,16 +22,17 @@ import pandas as pd
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 import harness
-from harness.report.pages.checkpoints import EXPORTS, checkpoint_contexts
+from harness.report.pages.checkpoints import checkpoint_contexts
 from harness.report.pages.contrast import contrast_context
 from harness.report.pages.data import SiteData, gather
-from harness.report.pages.downloads import DATA_DIR, SCORE_UNITS, write_downloads
+from harness.report.pages.downloads import SCORE_UNITS, write_downloads
 from harness.report.pages.format import distinct, page_href, slug
 from harness.report.pages.index import index_context
 from harness.report.pages.ranking import TIE_RULE
 from harness.report.pages.stats import SiteTables
 from harness.report.pages.tabular import frame_texts, table_json
 from harness.report.pages.targets import target_contexts
+from harness.report.site_safety import check_site_folder, claim_site_folder, prune_stale, write_manifest
 from harness.report.tables import DEMO_PROTOCOL, flat_frame, per_language_of
 from harness.results.atomic import atomic_write_text, dumps
 from harness.results.schema import Record
@@ -40,7 +42,6 @@ INDEX_TEMPLATE = "index.html.j2"
 DEMO_NOTE = "a shipped sample of the data, not the official test protocol"
 RESULTS_JSON = "results.json"  # the per-language table's JSON download (not written twice)
 RESULTS_SCORE_UNIT = SCORE_UNITS["per_language"]
-MANAGED_DIRS = ("targets", "checkpoints", DATA_DIR, EXPORTS)  # regenerated: stale files are removed
 
 
 def default_templates_dir() -> Path:
@@ -97,19 +98,6 @@ def _methodology(data: SiteData, targets: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
-def _prune(out_dir: Path, written: set[Path]) -> None:
-    """Remove files a previous render left in the folders the site regenerates."""
-    for folder in MANAGED_DIRS:
-        base = out_dir / folder
-        if not base.is_dir():
-            continue
-        for path in sorted(base.rglob("*"), reverse=True):
-            if path.is_file() and path.resolve() not in written:
-                path.unlink()
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
-
-
 def render_site(
     records: Sequence[Record],
     out_dir: Path,
@@ -122,9 +110,13 @@ def render_site(
     """Write the site into ``out_dir`` (created if needed); return the paths written, index.html first.
 
     ``tables`` overrides the statistics (tests, benchmarks); by default they are computed from the
-    records and the per-example predictions in ``results_root``."""
+    records and the per-example predictions in ``results_root``. A folder the site may not use (see
+    ``site_safety``) raises HarnessError before anything is written; only files an earlier render wrote
+    there are ever deleted."""
     out_dir = Path(out_dir)
+    previous = check_site_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    claim_site_folder(out_dir)
     data = gather(records, out_dir, ResultsStore(Path(results_root)), tables=tables, n_boot=n_boot)
     env = make_environment(Path(templates_dir) if templates_dir else default_templates_dir())
     index = index_context(data)
@@ -178,7 +170,9 @@ def render_site(
         atomic_write_text(path, env.get_template(template).render(**common, **context))
         written.append(path)
     written += [*data_files, *exported]
-    _prune(out_dir, {p.resolve() for p in written})
+    relative = {p.relative_to(out_dir).as_posix() for p in written}
+    prune_stale(out_dir, previous, relative)
+    write_manifest(out_dir, relative)  # last: it lists only files that are there
     return written
 
 

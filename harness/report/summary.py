@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -107,6 +108,74 @@ def language_table(langs: pd.DataFrame, tasks: pd.DataFrame) -> Table:
     return table
 
 
+STATUS_STYLE = {
+    "learned": ("learned", "green"),
+    "did-not-learn": ("did not learn", "bold red"),
+    "unknown": ("unknown", "dim"),
+    "not-trained": ("not trained", "dim"),
+}
+
+
+def _ci_text(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None:
+        return "—"
+    if low is None or high is None:
+        return pct(value)
+    return f"{pct(value)} [{pct(low)}, {pct(high)}]"
+
+
+def learning_rows(records: Sequence[Record]) -> list[dict]:
+    """One row per trained intermediate checkpoint (condition × model × seed), from the records'
+    ``checkpoint.learning``; conditions without intermediate training are left out."""
+    models = {r.checkpoint.model for r in records}
+    seeds = {
+        r.seed for r in records if r.checkpoint.learning and r.checkpoint.learning["status"] != "not-trained"
+    }
+    rows: dict[tuple, dict] = {}
+    for rec in records:
+        learning = rec.checkpoint.learning
+        if not learning or learning.get("status") == "not-trained":
+            continue
+        name = rec.checkpoint.name if len(models) > 1 else rec.checkpoint.condition
+        if len(seeds) > 1:
+            name += f"/s{rec.seed}"
+        rows.setdefault(
+            (name, rec.seed), {"condition": name, "source": rec.checkpoint.source_lang, **learning}
+        )
+    return [rows[key] for key in sorted(rows)]
+
+
+def learning_table(records: Sequence[Record]) -> Table | None:
+    """Intermediate training: the dev score [95 % CI] beside the trivial baseline, and whether it learned
+    (the CI's lower bound above the baseline); "did not learn" in red. Fits 80 columns."""
+    rows = learning_rows(records)
+    if not rows:
+        return None
+    table = Table(
+        title="Intermediate training — dev score [95 % CI] vs the trivial baseline (%)",
+        caption="learned: the CI's lower bound is above the baseline",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("condition", overflow="fold")
+    table.add_column("task", no_wrap=True, overflow="ellipsis")
+    table.add_column("src", no_wrap=True)
+    table.add_column("dev score [CI]", justify="right", no_wrap=True)
+    table.add_column("baseline", justify="right")
+    table.add_column("status", no_wrap=True)
+    for row in rows:
+        label, style = STATUS_STYLE.get(str(row["status"]), (str(row["status"]), ""))
+        table.add_row(
+            _text(row["condition"]),
+            _text(row["task"]),
+            _text(row["source"]),
+            _ci_text(row["dev_score"], row["dev_low"], row["dev_high"]),
+            pct(row["baseline"]),
+            Text(label, style=style),
+        )
+    return table
+
+
 def print_summary(
     records: Sequence[Record],
     console: Console,
@@ -120,6 +189,10 @@ def print_summary(
         console.print(Text(EMPTY_MESSAGE, style="bold yellow"))
         return
     console.print(leaderboard_table(records))
+    training = learning_table(records)
+    if training is not None:
+        console.print()
+        console.print(training)
     langs = per_language(records)
     tasks = per_task(records)
     for task, split in task_splits(tasks):

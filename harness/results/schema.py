@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
@@ -37,6 +38,9 @@ class CheckpointInfo(Open):
     matched_with: str | None = None
     frozen_embeddings: bool = False
     lineage: list[LineageStep]
+    # the intermediate phase: {"status": learned|did-not-learn|not-trained|unknown, "task", "metric",
+    # "dev_score", "dev_low", "dev_high", "baseline", "n_dev"} (harness.training.learning)
+    learning: dict[str, Any] | None = None
 
 
 class TaskInfo(Open):
@@ -57,6 +61,17 @@ class BaselineInfo(Open):
     scores: dict[str, float]
 
 
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+def _inside_store(path: str) -> str:
+    """``predictions`` is read and linked relative to the results folder: it must stay inside it."""
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    if path.startswith(("/", "\\")) or PureWindowsPath(path).drive or ".." in parts:
+        raise ValueError(f"must be a relative path inside the results folder, got {path!r}")
+    return path
+
+
 class Record(Open):
     schema_version: int = SCHEMA_VERSION
     cell: str
@@ -67,11 +82,12 @@ class Record(Open):
     split: SplitInfo
     language: str
     n_examples: int
-    scores: dict[str, float]
+    scores: dict[str, Fraction]
     main_metric: str
-    main_score: float
+    main_score: Fraction
     baseline: BaselineInfo | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
     provenance: dict[str, Any] = Field(default_factory=dict)
-    predictions: str  # path of the per-example JSONL, relative to the results folder
+    # path of the per-example JSONL, relative to the results folder
+    predictions: Annotated[str, AfterValidator(_inside_store)]

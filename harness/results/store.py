@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from harness.errors import HarnessError
 from harness.results.atomic import atomic_write_json, atomic_write_jsonl
 from harness.results.schema import Record
@@ -47,10 +49,7 @@ class ResultsStore:
         if not self.records_dir.is_dir():
             return
         for path in sorted(self.records_dir.rglob("*.json")):
-            try:
-                yield Record.model_validate(json.loads(path.read_text(encoding="utf-8")))
-            except (json.JSONDecodeError, ValueError) as exc:
-                raise HarnessError(f"not a valid result record: {exc}", file=path) from None
+            yield read_record(path)
 
     def records(self) -> list[Record]:
         """Every record; where one (checkpoint, seed, task, split, language) was run under several
@@ -91,5 +90,26 @@ class ResultsStore:
 
     def predictions(self, record: Record) -> list[dict[str, Any]]:
         path = self.root / record.predictions
+        if not path.resolve().is_relative_to(self.root.resolve()):  # a symlink out of the store
+            raise HarnessError(
+                f"{record.predictions!r} resolves outside the results folder", file=path, field="predictions"
+            )
         with path.open(encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
+
+
+def read_record(path: Path) -> Record:
+    """One stored record, or one line naming the file and its first bad field (not a pydantic dump)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise HarnessError("not a valid result record: not UTF-8 text", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"not a valid result record: {exc.msg}", file=path, line=exc.lineno) from None
+    try:
+        return Record.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        message = first["msg"].removeprefix("Value error, ")
+        raise HarnessError(f"not a valid result record: {message}", file=path, field=where) from None

@@ -7,12 +7,14 @@ resumes with nothing lost or duplicated.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import time
@@ -42,7 +44,16 @@ from harness.runner.environment import code_version, hardware
 from harness.runner.executor import Executor, LocalExecutor
 from harness.runner.plan import Cell, Plan, eval_limit, hyperparameters
 from harness.runner.precision import check_precision
+from harness.training.dev_split import DevSplit, declared_dev, held_out_dev
 from harness.training.finetune import finetune
+from harness.training.learning import (
+    DevScorer,
+    dev_scorer,
+    kept_learning,
+    learning_summary,
+    not_trained,
+    worst_of,
+)
 from harness.training.multitask import MixtureMember, collator_for, prepare_rows, train_multitask
 
 log = logging.getLogger("harness.runner")
@@ -108,6 +119,31 @@ def pin_base_models(grid: GridSpec, lock: Lock) -> dict[str, Path]:
     return folders
 
 
+def label_selected(label: str, only: str | None) -> bool:
+    return only is None or fnmatch.fnmatch(label, f"*{only}*")
+
+
+def check_only(plan: Plan, only: str | None) -> None:
+    """``--only`` must select a cell: a typo would otherwise run nothing and exit 0."""
+    labels = sorted({cell.label for cell in plan.cells})
+    if only is None or any(label_selected(label, only) for label in labels):
+        return
+    closest = ", ".join(repr(label) for label in closest_labels(only, labels)) or "(the plan has no cells)"
+    raise HarnessError(
+        f"{only!r} matches none of the {len(labels)} cells; closest: {closest}", field="--only"
+    )
+
+
+def closest_labels(pattern: str, labels: list[str], n: int = 3) -> list[str]:
+    """Labels most like ``pattern``, comparing it with each label and each of the label's parts."""
+
+    def likeness(label: str) -> float:
+        parts = [label, *re.split(r"[ /:+]", label)]
+        return max(difflib.SequenceMatcher(None, pattern, part).ratio() for part in parts)
+
+    return sorted(labels, key=lambda label: (-likeness(label), label))[:n]
+
+
 class GridRunner:
     def __init__(
         self,
@@ -122,6 +158,7 @@ class GridRunner:
         progress: Any = None,
     ) -> None:
         check_precision(plan.grid, plan.grid_path)  # before any cell: emulated bf16 is 7x slower
+        check_only(plan, only)
         self.plan = plan
         self.catalogue = catalogue
         self.store = store
@@ -139,7 +176,7 @@ class GridRunner:
 
     # ---- selection and status -------------------------------------------------------------
     def selected(self, cell: Cell) -> bool:
-        return self.only is None or fnmatch.fnmatch(cell.label, f"*{self.only}*")
+        return label_selected(cell.label, self.only)
 
     def checkpoint_dir(self, key: str) -> Path:
         return self.store.checkpoints_dir / key
@@ -286,12 +323,21 @@ class GridRunner:
             train = self._rows(
                 task, task.train.split, lang, dataset=task.train.dataset, limit=task.train.limit
             )
+            every_item = train.rows
             train.rows = self._sized(train.rows, cond.size, task, lang, task.train.split, cell.condition)
-            dev = None
+            dev = self._intermediate_dev(task, lang, train, every_item)
+            dev_language: str | None = lang
         else:
             hp = hyperparameters(task, self.plan.grid.training, model_spec)
             train = self._split_ref_rows(task, task.train)
-            dev = self._split_ref_rows(task, task.dev) if task.dev else None
+            # the target's selection split as declared (it is part of the cell's key): never capped
+            dev = (
+                DevSplit(self._split_ref_rows(task, task.dev), f"declared split {task.dev.split!r}")
+                if task.dev
+                else None
+            )
+            dev_language = task.dev.language if task.dev else None
+        declared_task = task
         task, train.rows = prepare_rows(task, train.rows)
         features = self._features(train, tokenizer, parent, task, hp.max_length)
         if cell.phase == "intermediate":
@@ -303,25 +349,11 @@ class GridRunner:
             allow_pickle=model_spec.allow_pickle,
             **attention_dropout_override(parent, hp.attention_dropout),
         )
-        score_dev = None
+        score_dev, baseline, dev_info = None, None, {"origin": "none: no dev split", "n": 0}
         if dev is not None:
-            dev_features = self._features(dev, tokenizer, parent, task, hp.max_length)
-
-            dev_language = task.dev.language if task.dev else None
-
-            def score_dev(m: torch.nn.Module) -> float:
-                preds = kind.predict(
-                    m,
-                    dev_features,
-                    dev.rows,
-                    task,
-                    tokenizer,
-                    hp.eval_batch_size,
-                    "fp32",
-                    language=dev_language,
-                )
-                return kind.score(preds, task)[task.metric]
-
+            score_dev, baseline, dev_info = self._dev_scoring(
+                cell, kind, declared_task, task, dev, train.rows, tokenizer, parent, hp, dev_language
+            )
         outcome = finetune(
             model,
             features,
@@ -329,7 +361,10 @@ class GridRunner:
             hp,
             cell.seed,
             score_dev=score_dev,
-            selection=self.plan.grid.selection,
+            # intermediate training keeps its last step: its dev split only shows whether it learned
+            selection=self.plan.grid.selection if cell.phase == "target" else "last",
+            dev_baseline=baseline,
+            metric=task.metric,
         )
         self._save_checkpoint(
             cell,
@@ -341,9 +376,71 @@ class GridRunner:
                 "n_train_examples": len(train),
                 "train_data": {"fingerprint": train.fingerprint, "origin": train.origin},
                 "new_weights": getattr(model, "loading_report", {}).get("new", []),
+                "dev": dev_info,
+                "learning": kept_learning(
+                    task.name, task.metric, outcome.dev_history, outcome.best_epoch, baseline
+                ),
             },
         )
         self._cell_finished(cell)
+
+    def _intermediate_dev(
+        self, task: TaskSpec, lang: str, train: RowSet, every_item: datasets.Dataset
+    ) -> DevSplit | None:
+        """The declared dev split in the source language, else the items ``size`` left out (dev_split)."""
+        split = task.train.split if task.train else "train"
+
+        def select(rows: datasets.Dataset, n: int) -> datasets.Dataset:
+            return select_by_size(rows, n, f"{task.name} dev", auto_id_prefix=f"{split}-{lang}-")
+
+        if task.dev is not None:
+            try:
+                rows = self._rows(task, task.dev.split, lang, dataset=task.dev.dataset, limit=task.dev.limit)
+            except HarnessError as exc:  # a dev split this machine cannot read must not stop the training
+                log.warning(
+                    "%s: no dev split in %s (%s); its learning status is unknown", task.name, lang, exc
+                )
+                return None
+            dev_prefix = f"{task.dev.split}-{lang}-"
+            return declared_dev(
+                rows, lambda r, n: select_by_size(r, n, f"{task.name} dev", auto_id_prefix=dev_prefix)
+            )
+        if len(train.rows) == len(every_item):
+            return None
+        full = RowSet(train.task, train.split, train.language, every_item, train.fingerprint, train.origin)
+        return held_out_dev(full, train.rows, select)
+
+    def _dev_scoring(
+        self,
+        cell: Cell,
+        kind: Any,
+        declared_task: TaskSpec,
+        task: TaskSpec,
+        dev: DevSplit,
+        train_rows: datasets.Dataset,
+        tokenizer: Any,
+        parent: Path,
+        hp: Any,
+        language: str | None,
+    ) -> tuple[DevScorer, float | None, dict[str, Any]]:
+        """The dev scorer (score and 95 % CI), the trivial baseline's dev score, and what training.json
+        records about the dev split."""
+        _, dev.rows.rows = prepare_rows(declared_task, dev.rows.rows)
+        dev_features = self._features(dev.rows, tokenizer, parent, task, hp.max_length)
+        trivial = kind.baseline(train_rows, dev.rows.rows, task, language=language)
+        baseline = trivial.scores.get(task.metric)
+        scorer = dev_scorer(
+            kind, task, dev.rows.rows, dev_features, tokenizer, hp.eval_batch_size, language, (cell.key,)
+        )
+        info = {
+            "origin": dev.origin,
+            "language": language,
+            "n": len(dev.rows),
+            "metric": task.metric,
+            "baseline_name": trivial.name,
+            "baseline": baseline,
+        }
+        return scorer, baseline, info
 
     def _sized(
         self, rows: datasets.Dataset, size: int | None, task: TaskSpec, lang: str, split: str, condition: str
@@ -379,6 +476,7 @@ class GridRunner:
         torch.manual_seed(cell.seed)
         members: list[MixtureMember] = []
         models: dict[str, torch.nn.Module] = {}
+        devs: list[tuple[DevSplit | None, TaskSpec, datasets.Dataset]] = []
         for item in cond.tasks or []:
             task = self.catalogue.task(item.task)
             assert task.train is not None
@@ -394,7 +492,10 @@ class GridRunner:
                 rows = self._sized(rows, item.size, task, item.languages[0], task.train.split, cond.name)
             else:
                 rows = select_by_size(rows, item.size, f"{cond.name}: {task.name}", file=self.plan.grid_path)
+            dev = self._member_dev(task, item.languages, parts, rows)
+            declared_task = task
             task, rows = prepare_rows(task, rows)
+            devs.append((dev, declared_task, rows))
             pooled = RowSet(
                 task.name,
                 task.train.split,
@@ -429,6 +530,21 @@ class GridRunner:
         outcome = train_multitask(
             models, members, shared_hp, cell.seed, sampling=cond.sampling, temperature=cond.temperature
         )
+        for member, summary, (dev, declared_task, train_rows) in zip(
+            members, outcome.tasks, devs, strict=True
+        ):
+            summary["learning"] = learning_summary(
+                member.task.name, member.task.metric, None, None, "unknown"
+            )
+            if dev is None:
+                continue
+            language = member.languages[0] if len(member.languages) == 1 else None
+            score_dev, baseline, summary["dev"] = self._dev_scoring(
+                cell, get_kind(member.task.kind), declared_task, member.task, dev, train_rows,
+                tokenizer, parent, shared_hp, language,
+            )  # fmt: skip
+            scored = score_dev(models[member.head])
+            summary["learning"] = learning_summary(member.task.name, member.task.metric, scored, baseline)
         self._save_checkpoint(
             cell,
             next(iter(models.values())),
@@ -438,6 +554,7 @@ class GridRunner:
                 "hyperparameters": shared_hp.model_dump(),
                 "n_train_examples": sum(m.n_examples for m in members),
                 "mixture": outcome.tasks,
+                "learning": worst_of([t["learning"] for t in outcome.tasks]),
                 "sampling": {
                     "rule": outcome.sampling,
                     "temperature": cond.temperature,
@@ -446,6 +563,36 @@ class GridRunner:
             },
         )
         self._cell_finished(cell)
+
+    def _member_dev(
+        self, task: TaskSpec, languages: list[str], parts: list[RowSet], selected: datasets.Dataset
+    ) -> DevSplit | None:
+        """A mixture task's dev split: as for one task; pooled languages need declared dev splits."""
+        if len(parts) == 1:
+            chosen = RowSet(
+                parts[0].task,
+                parts[0].split,
+                parts[0].language,
+                selected,
+                parts[0].fingerprint,
+                parts[0].origin,
+            )
+            return self._intermediate_dev(task, languages[0], chosen, parts[0].rows)
+        per_language = [
+            self._intermediate_dev(task, lang, part, part.rows)
+            for lang, part in zip(languages, parts, strict=True)
+        ]
+        if any(d is None for d in per_language):
+            return None
+        pooled = RowSet(
+            task.name,
+            per_language[0].rows.split,
+            "+".join(languages),
+            datasets.concatenate_datasets([d.rows.rows for d in per_language]),
+            hashlib.sha256("|".join(d.rows.fingerprint for d in per_language).encode()).hexdigest(),
+            ",".join(d.rows.origin for d in per_language),
+        )
+        return DevSplit(pooled, "; ".join(d.origin for d in per_language))
 
     def _save_checkpoint(self, cell: Cell, model: Any, parent: Path, training: dict[str, Any]) -> None:
         final = self.checkpoint_dir(cell.key)
@@ -581,9 +728,17 @@ class GridRunner:
                 matched_with=cond.matched_with,
                 frozen_embeddings=model_spec.freeze_embeddings,
                 lineage=[LineageStep(**step) for step in self.plan.lineage.get(cell.parent, [])],
+                learning=self._intermediate_learning(cell),
             ),
             seed=cell.seed,
-            task=TaskInfo(name=task.name, version=task.version, kind=task.kind, protocol=task.protocol),
+            task=TaskInfo(
+                name=task.name,
+                version=task.version,
+                kind=task.kind,
+                protocol=task.protocol,
+                items=task.items,
+                zero_shot=self.plan.leakage.label(cond.name, task.name, split.name, cell.language or ""),
+            ),
             split=SplitInfo(name=split.name, domain=split.domain, in_domain=split.in_domain),
             language=cell.language or "",
             n_examples=len(rows),
@@ -602,6 +757,7 @@ class GridRunner:
                 "best_epoch": train_info.get("best_epoch"),
                 "dev_history": train_info.get("dev_history", []),
                 "precision": self.plan.grid.precision,
+                "primary_endpoint": self.plan.grid.primary_endpoint,
                 "params": task.params,
                 "frozen_embeddings": model_spec.freeze_embeddings,
                 "n_train_examples": training.get("n_train_examples") if training else None,
@@ -616,6 +772,17 @@ class GridRunner:
             },
             predictions=str(path.with_suffix(".predictions.jsonl").relative_to(self.store.root)),
         )
+
+    def _intermediate_learning(self, cell: Cell) -> dict[str, Any]:
+        """Whether the intermediate phase behind ``cell`` learned: from its checkpoint's training.json."""
+        cond = self.plan.condition(cell.condition)
+        if not (cond.trains or cond.pretrained):
+            return not_trained()
+        steps = self.plan.lineage.get(cell.parent, [])
+        step = next((s for s in steps if s.get("phase") == "intermediate" and not s.get("external")), None)
+        training = _read_json(self.checkpoint_dir(step["key"]) / "training.json") if step else {}
+        task = cond.task or ("+".join(cond.task_names) or None)
+        return training.get("learning") or learning_summary(task, None, None, None, "unknown")
 
 
 TOKENIZER_COPIED = (*TOKENIZER_FILES, "added_tokens.json", "tokenizer.model")

@@ -120,6 +120,10 @@ def eval_checkpoint(
     allow_pickle: bool = False,
     progress: Any = None,
 ) -> ExternalRun:
+    if out is not None:  # a refused --out is known before anything is pinned or trained
+        from harness.report.site_safety import check_site_folder
+
+        check_site_folder(out)
     base_grid, grid_path = catalogue.grid(grid)
     cond = external_condition(catalogue, intermediate, source_lang, source_type)
     template = base_grid.models[0]  # same embedding policy as the grid it is ranked against
@@ -150,7 +154,7 @@ def eval_checkpoint(
     runner = ExternalRunner(plan, catalogue, store, lock, display_name=name, progress=progress)
     report = runner.run()
     written = 0
-    if out is not None:  # as `harness report`: derived statistics first, then the site
+    if out is not None:  # as `harness report`: derived statistics first, then the site (checked again)
         from harness.report.site import render_site
         from harness.scoring.derived import write_derived
 

@@ -27,6 +27,7 @@ from harness.data.split_views import Unavailable, availability
 from harness.errors import HarnessError
 from harness.kinds.registry import kind_info
 from harness.models.lockfile import Lock, folder_digest
+from harness.runner.leakage import LeakageReport, check_leakage
 
 Phase = Literal["intermediate", "target", "evaluate"]
 
@@ -70,6 +71,8 @@ class Plan:
     # training cells whose data has no source on this machine (and the cells below them): never run
     blocked: dict[str, str] = field(default_factory=dict)
     pinned: dict[str, bool] = field(default_factory=dict)  # model name -> base model pinned in the lock
+    # zero-shot labels per (condition, target, split), allowed overlaps, sets not checked (runner.leakage)
+    leakage: LeakageReport = field(default_factory=LeakageReport)
 
     def by_phase(self, phase: Phase) -> list[Cell]:
         return [c for c in self.cells if c.phase == phase]
@@ -251,6 +254,7 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
     plan = Plan(grid, grid_path, base_keys, ordered, lineage, absent)
     plan.blocked = _with_descendants(blocked, ordered)
     plan.pinned = {m.name: m.name in lock.entries for m in grid.models}
+    plan.leakage = check_leakage(grid, grid_path, catalogue)
     return plan
 
 

@@ -73,6 +73,10 @@ def plan_json(plan: Plan, runner: Any) -> dict[str, Any]:
         ],
         "estimate": estimate(plan, runner.catalogue, todo),
         "unavailable": list(plan.unavailable),
+        "leakage": {
+            "allowed": [o.describe() for o in plan.leakage.allowed],
+            "not_checked": list(plan.leakage.notes),
+        },
     }
 
 
@@ -104,6 +108,10 @@ def print_plan(plan: Plan, runner: Any, console: Console) -> None:
         )
     print_estimate(data["estimate"], console)
     print_unavailable(plan.unavailable, console)
+    for overlap in plan.leakage.allowed:
+        console.print(f"allowed overlap (rows badged 'not zero-shot'): {overlap.describe()}", markup=False)
+    for note in plan.leakage.notes:
+        console.print(note, markup=False)
 
 
 def print_unavailable(entries: list[dict[str, Any]], console: Console) -> None:

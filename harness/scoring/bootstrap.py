@@ -182,3 +182,85 @@ def bootstrap_score(
     reps = ratio_replicates(example_weights(len(num), n_boot, stable_seed(*key)), num, den).T
     low, high = percentile_interval(reps)
     return Estimate(ratio(num, den), float(low[0]), float(high[0]))
+
+
+# ---- seeds × items: the interval every table reports ---------------------------------------------
+def shared_item_variance(v_items: np.ndarray, v_per_seed: np.ndarray, n_seeds: np.ndarray) -> np.ndarray:
+    """The test-set sampling variance shared by all seeds of a seed-averaged statistic.
+
+    The item bootstrap of the seed average (``v_items``) also holds the item×seed noise (a binary
+    outcome's own noise, ``σ²_e / (n·S)``), and so does the seed-to-seed spread ``s²/S``. Counting it
+    in both would make a 3-seed interval far too wide; one seed's bootstrap (``v_per_seed``, averaged
+    over the seeds) holds ``σ²_a/n + σ²_e/n``, so ``(S·v_items − v̄_seed)/(S − 1)`` is the shared
+    ``σ²_a/n`` alone (clipped at 0). With one seed, the whole ``v_items`` (nothing to separate).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shared = (n_seeds * v_items - v_per_seed) / np.maximum(n_seeds - 1, 1)
+    return np.where(n_seeds >= 2, np.maximum(shared, 0.0), v_items)
+
+
+@dataclass(frozen=True)
+class TInterval:
+    """``point ± t(df)·se`` with ``se² = s²_seed/S + v_items`` and Welch–Satterthwaite ``df``."""
+
+    low: np.ndarray
+    high: np.ndarray
+    se: np.ndarray
+    df: np.ndarray
+    p: np.ndarray  # two-sided p-value of "the statistic is 0"
+
+
+def t_interval(
+    point: np.ndarray,
+    seed_var: np.ndarray,
+    n_seeds: np.ndarray,
+    item_var: np.ndarray,
+    has_items: np.ndarray,
+    level: float = DEFAULT_LEVEL,
+) -> TInterval:
+    """The interval of a seed-averaged statistic from its seed spread and its item-level variance.
+
+    ``a = s²/S`` (S ≥ 2 paired seeds; 0 otherwise) and ``b = item_var`` (0 without per-example
+    statistics); ``df = (a + b)²·(S − 1)/a²`` treats ``b`` as known (it comes from hundreds of items),
+    so with ``b = 0`` it is the plain t-interval on S seeds and with ``a = 0`` the normal interval.
+    NaN where neither part exists (one seed, no per-example statistics).
+    """
+    from scipy import stats
+
+    point = np.asarray(point, dtype=np.float64)
+    s = np.asarray(n_seeds, dtype=np.float64)
+    a = np.where(s >= 2, np.nan_to_num(seed_var) / np.maximum(s, 1), 0.0)
+    b = np.where(has_items, np.nan_to_num(item_var), 0.0)
+    known = ((s >= 2) | has_items) & np.isfinite(point)
+    se = np.where(known, np.sqrt(a + b), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = np.where(a > 0, (a + b) ** 2 * (s - 1) / np.where(a > 0, a, 1.0) ** 2, np.inf)
+        q = stats.t.ppf(1 - (1 - level) / 2, df)
+        z = np.abs(point) / se
+        p = np.where(se > 0, 2 * stats.t.sf(z, df), np.where(point == 0, 1.0, 0.0))
+    p = np.where(known, np.minimum(p, 1.0), np.nan)
+    return TInterval(point - q * se, point + q * se, se, np.where(known, df, np.nan), p)
+
+
+def one_sided_p(point: np.ndarray, se: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """P-value of "the statistic is ≤ 0" against "> 0" (t with ``df``); NaN without an interval."""
+    from scipy import stats
+
+    point, se = np.asarray(point, dtype=np.float64), np.asarray(se, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(se > 0, stats.t.sf(point / se, df), np.where(point > 0, 0.0, 1.0))
+    return np.where(np.isfinite(se) & np.isfinite(point), p, np.nan)
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error); NaN entries stay NaN and are not counted."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    known = np.flatnonzero(np.isfinite(p))
+    m = len(known)
+    if not m:
+        return out
+    order = known[np.argsort(p[known], kind="stable")]
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out

@@ -8,11 +8,17 @@ Files: ``scores`` (per checkpoint × task × split × language), ``checkpoints``
 groups and overall), ``robustness`` (per checkpoint × target × language × shifted split; its JSON also
 holds the per-target ``summary``), ``robustness_summary``, ``contrast`` (its JSON also holds the
 ``verdict`` sentence) and ``gap_contrast``.
+
+A store the user cannot write (a read-only mount, someone else's folder) is still read: ``write_derived``
+then writes nothing and returns ``[]``; the tables are what ``derived_frames`` computes in memory.
 """
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +72,30 @@ def derived_frames(store: ResultsStore, n_boot: int = DEFAULT_BOOT) -> dict[str,
     }
 
 
+READ_ONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def can_write(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (made if missing). Tried, not asked: ``os.access`` says
+    yes to root on a read-only mount."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        if exc.errno in READ_ONLY_ERRNOS:
+            return False
+        raise
+    os.close(fd)
+    os.unlink(probe)
+    return True
+
+
 def write_derived(store: ResultsStore, n_boot: int = DEFAULT_BOOT) -> list[Path]:
-    """Write ``results/derived/``; returns the files written (sorted)."""
-    frames = derived_frames(store, n_boot)
+    """Write ``results/derived/``; returns the files written (sorted), ``[]`` when the store is read-only."""
     folder = store.root / "derived"
+    if not can_write(folder):
+        return []
+    frames = derived_frames(store, n_boot)
     meta = {"version": DERIVED_VERSION, "n_boot": n_boot, "level": DEFAULT_LEVEL, "scores_are": "fractions"}
     written = []
     for name in ("scores", "checkpoints", "robustness", "robustness_summary", "contrast", "gap_contrast"):

@@ -12,6 +12,11 @@ order of the record's per-example predictions file:
   pair, or null/"" (nothing mined);
 - tatoeba: the index of the retrieved English sentence, one integer per line;
 - xquad, mlqa, tydiqa: ``{question id: answer text}`` (null is the empty answer).
+
+Rows that did not follow XTREME's protocol (``protocol`` other than ``xtreme``) or were not zero-shot
+(``zero_shot``: ``translate-train`` or ``not zero-shot``) are still exported, but listed in
+``PROTOCOL-NOTE.txt`` beside the task folders (``protocol_warnings``): their scores are not comparable
+with XTREME's published zero-shot numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.catalogue.protocol import is_xtreme
 from harness.errors import HarnessError
 from harness.results.atomic import atomic_write_text
 from harness.results.schema import Record
@@ -30,6 +36,7 @@ from harness.scoring.xtreme import QA_TASKS, XTREME_TASKS, submission_file
 Row = dict[str, Any]
 RecordAndPredictions = tuple[Record, Sequence[Row]]
 _LINE_BREAKS = ("\n", "\r")
+PROTOCOL_NOTE = "PROTOCOL-NOTE.txt"
 
 
 def _where(record: Record, index: int) -> str:
@@ -132,10 +139,36 @@ def submission_text(record: Record, rows: Sequence[Row]) -> str:
     raise HarnessError(f"task {task!r} is not an XTREME task", allowed=XTREME_TASKS)
 
 
+def protocol_warnings(records: Iterable[Record]) -> list[str]:
+    """One line per task whose exported rows are not XTREME protocol or not zero-shot."""
+    problems: dict[str, set[str]] = {}
+    for record in records:
+        found = problems.setdefault(record.task.name, set())
+        if not is_xtreme(record.task.protocol):
+            found.add(f"not XTREME protocol ({record.task.protocol})")
+        zero_shot = getattr(record.task, "zero_shot", None)
+        if zero_shot not in (None, "zero-shot"):
+            found.add(str(zero_shot))
+    return [f"{task}: {', '.join(sorted(found))}" for task, found in sorted(problems.items()) if found]
+
+
+def protocol_note(warnings: Sequence[str]) -> str:
+    lines = [
+        "These predictions are not all XTREME's zero-shot protocol; their scores are not comparable with",
+        "published XTREME numbers:",
+        *(f"- {w}" for w in warnings),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def export_xtreme(records_and_predictions: Iterable[RecordAndPredictions], out_dir: Path) -> list[Path]:
-    """Write one submission file per (record, predictions); returns the files written."""
+    """Write one submission file per (record, predictions), and ``PROTOCOL-NOTE.txt`` when some rows
+    are not XTREME protocol or not zero-shot (an older note is removed otherwise); returns the files
+    written."""
     out_dir = Path(out_dir)
     pending: dict[Path, str] = {}
+    records_and_predictions = list(records_and_predictions)
+    warnings = protocol_warnings(record for record, _ in records_and_predictions)
     for record, rows in records_and_predictions:
         path = submission_file(out_dir, record.task.name, record.language)
         text = submission_text(record, rows)  # checks the task name before anything is written
@@ -144,8 +177,13 @@ def export_xtreme(records_and_predictions: Iterable[RecordAndPredictions], out_d
                 f"two records for {record.task.name}/{record.language}; export one seed at a time"
             )
         pending[path] = text
+    note = out_dir / PROTOCOL_NOTE
+    if warnings:
+        pending[note] = protocol_note(warnings)
     for path, text in pending.items():
         atomic_write_text(path, text)
+    if not warnings:
+        note.unlink(missing_ok=True)
     return list(pending)
 
 

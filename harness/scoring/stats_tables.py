@@ -86,7 +86,7 @@ def task_means(frame: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, Lin
     return ident, Linear(row, chosen["cell"].to_numpy(), weight, len(ident))
 
 
-def _group_rows(ident: pd.DataFrame, tasks_linear: Linear) -> tuple[pd.DataFrame, Linear]:
+def group_rows(ident: pd.DataFrame, tasks_linear: Linear) -> tuple[pd.DataFrame, Linear]:
     """XTREME group rows (all of a group's tasks present) and the overall row (all nine present)."""
     wanted = [(f"group:{name}", tasks) for name, tasks in XTREME_GROUPS.items()]
     wanted.append(("overall", XTREME_TASKS))
@@ -135,7 +135,7 @@ def checkpoint_table(
     ident, linear = task_means(frame, frame["in_domain"].to_numpy(dtype=bool))
     if ident.empty:
         return pd.DataFrame(columns=CHECKPOINT_COLUMNS)
-    group_ident, group_linear = _group_rows(ident, linear)
+    group_ident, group_linear = group_rows(ident, linear)
     tables = []
     for rows, part in ((ident, linear), (group_ident, group_linear)):
         if rows.empty:

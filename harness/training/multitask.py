@@ -37,6 +37,7 @@ from harness.catalogue.schema import Hyperparameters, SamplingRule, TaskSpec
 from harness.errors import HarnessError
 from harness.training.finetune import TrainingOutcome
 from harness.training.freezing import apply_freezing
+from harness.training.learning import logging_interval, windowed_losses
 
 Collate = Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]
 
@@ -216,6 +217,7 @@ def train_multitask(
     used = [0] * len(members)
     seen = [0] * len(members)
     losses: list[list[float]] = [[] for _ in members]
+    every_step: list[tuple[int, float, int]] = []  # (step, loss, member index)
     params = [p for group in optimiser.param_groups for p in group["params"]]
     started = time.perf_counter()
     for index in draws.tolist():
@@ -231,13 +233,29 @@ def train_multitask(
         used[index] += 1
         seen[index] += len(batch_rows)
         losses[index].append(float(loss.detach()))
+        every_step.append((len(every_step) + 1, losses[index][-1], index))
     for model in models.values():
         model.eval()
+
+    def epoch_of(step: int) -> float:
+        return hp.epochs * step / steps
+
+    curve = windowed_losses([(s, loss) for s, loss, _ in every_step], logging_interval(steps), epoch_of)
+    task_curves = [
+        windowed_losses(
+            [(s, loss) for s, loss, i in every_step if i == k], logging_interval(used[k]), epoch_of
+        )
+        for k in range(len(members))
+    ]
     outcome = TrainingOutcome(
         steps=steps,
         epochs=float(hp.epochs),
         wall_time_s=time.perf_counter() - started,
         selection_rule="last step",
+        selection_reason="last step: a multi-task mixture keeps the weights after its last step",
+        loss_curve=curve,
+        final_loss=curve[-1]["loss"] if curve else None,
+        mean_loss=float(np.mean([loss for _, loss, _ in every_step])) if every_step else None,
         trainable_parameters=sum(p.numel() for p in params),
         frozen_embeddings=hp.freeze_embeddings,
     )
@@ -252,6 +270,7 @@ def train_multitask(
             "steps": used[i],
             "examples_seen": seen[i],
             "mean_loss": float(np.mean(losses[i])) if losses[i] else None,
+            "loss_curve": task_curves[i],
             "probability": float(probabilities[i]),
         }
         for i, m in enumerate(members)

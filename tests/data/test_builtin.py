@@ -317,3 +317,25 @@ def test_parsed_tables_are_kept_on_disk_and_a_damaged_copy_is_rebuilt(
     (cached,) = (tmp_path / "builtin").glob("demo-*.json")
     cached.write_text("{not json", encoding="utf-8")
     assert builtin._on_disk("demo", "pyyaml", build, lambda d: Table(**d)) == first and len(builds) == 2
+
+
+def test_the_disk_copy_returns_exactly_what_a_fresh_parse_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Order included: a demo run fills the cache, and a later `make test` must see the same tables."""
+    from dataclasses import asdict
+
+    from harness.data import builtin
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
+    for name, distribution, parse, table_type in (
+        ("mmlu_parallel", "lm-eval", builtin._parse_mmlu_table, builtin._MmluTable),
+        ("django_ui", "django", builtin._parse_django_table, builtin._DjangoTable),
+    ):
+        fresh = parse()
+        builtin._on_disk(name, distribution, parse, lambda d, t=table_type: t(**d))  # writes the copy
+        revived = builtin._on_disk(name, distribution, lambda: None, lambda d, t=table_type: t(**d))
+        assert revived == fresh
+        assert [list(v) if isinstance(v, dict) else v for v in asdict(revived).values()] == [
+            list(v) if isinstance(v, dict) else v for v in asdict(fresh).values()
+        ]

@@ -301,3 +301,17 @@ def test_a_tiny_training_run(tiny_model: Path, features: datasets.Dataset, token
     hp = Hyperparameters(learning_rate=1e-3, epochs=1, batch_size=4, max_length=MAX_LENGTH, max_steps=2)
     outcome = finetune(model, features, KIND.collator(tokenizer), hp, seed=1)
     assert outcome.steps == 2
+
+
+def test_a_parent_trained_as_a_seven_way_classifier_gets_a_start_end_head(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The default grid's SIB-200 intermediate checkpoint has num_labels 7 in its config; a QA head built
+    from that config would emit 7 logits per token and fail on the first training batch."""
+    from transformers import AutoModelForSequenceClassification
+
+    parent = AutoModelForSequenceClassification.from_pretrained(str(tiny_model), num_labels=7)
+    parent.save_pretrained(tmp_path / "parent")
+    model = get_kind("extractive_qa").load_model(str(tmp_path / "parent"), make_task())
+    assert model.qa_outputs.out_features == 2
+    assert model(input_ids=torch.tensor([[1, 2, 3]])).start_logits.shape == (1, 3)

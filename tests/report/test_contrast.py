@@ -105,7 +105,9 @@ def test_example_level_pairing(tmp_path: Path) -> None:
 def test_verdict_clear_shrink() -> None:
     records = scenario("mmlu-en", 0.80, 0.60) + scenario("mmlu-de", 0.80, 0.70)
     sentence = verdict(contrast_table(None, records, 500), gap_contrast_table(None, records, 500))
-    assert sentence.startswith("Non-English sources shrink the shifted-domain gap by 10.0 ± ")
+    assert sentence.startswith("Primary endpoint, shifted-domain gap difference")
+    assert "Exploratory, per target" in sentence
+    assert "Non-English sources shrink the shifted-domain gap by 10.0 ± " in sentence
     assert "on 1 of 1 target (pos; CIs exclude 0)" in sentence
     assert "In-domain" in sentence and "within noise" in sentence  # equal in-domain: no claim there
 
@@ -146,7 +148,7 @@ def test_verdict_without_ci_says_so() -> None:
         record("mmlu-de", "pos", "news", "en", 0.75, in_domain=False, domain="news"),
     ]
     sentence = verdict(contrast_table(None, records, 200), gap_contrast_table(None, records, 200))
-    assert "cannot be judged" in sentence and not CLAIMS.search(sentence)
+    assert "not judged: fewer than 2 paired seeds" in sentence and not CLAIMS.search(sentence)
 
 
 @settings(max_examples=25, deadline=None)
@@ -166,7 +168,7 @@ def test_verdict_never_claims_what_the_ci_does_not_support(
     sentence = verdict(contrast, gaps)
     gap = per_target(gaps, "gap_diff").iloc[0]
     home_diff = per_target(contrast, "diff").iloc[0]
-    gap_sentence, home_sentence = sentence.split(" In-domain, ")
+    gap_sentence, home_sentence = sentence.split("Exploratory, per target")[1].split(" In-domain, ")
     if gap["low"] <= 0 <= gap["high"]:
         assert not CLAIMS.search(gap_sentence) and "within noise" in gap_sentence
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.report.pages.ranking import tied_ranks
+from harness.report.pages.ranking import adjacent_p_values, paired_ranks
 from harness.report.pages.stats import compute_tables
 from harness.report.plots import MAX_SERIES, Point, bar_chart
 from harness.report.site import render_site
+from harness.scoring.bootstrap import DEFAULT_BOOT
+from harness.scoring.stats_tables import cells_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 from site_store import DE, EN, NONE, build_site_store  # noqa: E402
@@ -35,55 +38,77 @@ def read(site: Path, name: str) -> str:
 
 
 # ---- ranks -------------------------------------------------------------------------------------
-def test_tied_ranks_by_hand() -> None:
+def test_paired_ranks_by_hand() -> None:
     values = [0.9, 0.85, 0.6, 0.59, math.nan]
-    lows = [0.85, 0.80, 0.55, 0.50, math.nan]
-    highs = [0.95, 0.88, 0.65, 0.62, math.nan]
-    assert tied_ranks(values, lows, highs) == [1, 1, 3, 3, None]
-    assert tied_ranks([0.9, 0.5], [math.nan, 0.4], [math.nan, 0.6]) == [1, 1]  # no CI: cannot separate
+    p_above = [math.nan, 0.2, 0.001, 0.049, math.nan]
+    assert paired_ranks(values, p_above) == [1, 1, 3, 4, None]
+    assert paired_ranks([0.9, 0.5], [None, math.nan]) == [1, 1]  # no test: cannot separate
 
 
-intervals = st.lists(
-    st.tuples(st.floats(0, 1), st.floats(0, 0.2), st.floats(0, 0.2)), min_size=1, max_size=12
-).map(lambda rows: sorted(rows, key=lambda r: -r[0]))
+rows_and_ps = st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=12).map(
+    lambda rows: sorted(rows, key=lambda r: -r[0])
+)
 
 
-@given(intervals)
-def test_tied_ranks_properties(rows: list[tuple[float, float, float]]) -> None:
-    values = [v for v, _, _ in rows]
-    lows = [v - a for v, a, _ in rows]
-    highs = [v + b for v, _, b in rows]
-    ranks = tied_ranks(values, lows, highs)
+@given(rows_and_ps)
+def test_paired_ranks_properties(rows: list[tuple[float, float]]) -> None:
+    values = [v for v, _ in rows]
+    p_above = [math.nan, *(p for _, p in rows[1:])]
+    ranks = paired_ranks(values, p_above)
     assert ranks[0] == 1
     for i in range(1, len(rows)):
-        overlap = lows[i] <= highs[i - 1] and lows[i - 1] <= highs[i]
-        assert ranks[i] == (ranks[i - 1] if overlap else i + 1)
+        assert ranks[i] == (i + 1 if p_above[i] < 0.05 else ranks[i - 1])
         assert ranks[i] >= ranks[i - 1]
+
+
+def _ranks(site: Path) -> dict[str, str]:
+    html = read(site, "index.html")
+    found = re.findall(r'data-checkpoint="([^"]+)">\s*<td class="num" data-value="(\d*)">', html)
+    return dict(found)
+
+
+def test_ranks_ignore_unpaired_interval_overlap(store_and_site: tuple, tmp_path: Path) -> None:
+    store, site = store_and_site
+    records = store.records()
+    tables = compute_tables(store, records)
+    wide = tables.checkpoints.copy()
+    wide["low"], wide["high"] = 0.0, 1.0  # every unpaired interval overlaps every other
+    render_site(records, tmp_path / "site", store.root, tables=dataclasses.replace(tables, checkpoints=wide))
+    assert _ranks(tmp_path / "site") == _ranks(site) and "3" in _ranks(site).values()
+
+
+def test_identical_checkpoints_share_a_rank(tmp_path: Path) -> None:
+    store = build_site_store(tmp_path / "results")
+    records = [r for r in store.records() if r.checkpoint.name != NONE]
+    twins = [
+        r.model_copy(
+            update={"checkpoint": r.checkpoint.model_copy(update={"name": f"{r.checkpoint.name}-twin"})}
+        )
+        for r in records
+        if r.checkpoint.name == EN
+    ]
+    cells = cells_of(None, [*records, *twins], 200)
+    p = adjacent_p_values(cells, "average", [EN, f"{EN}-twin"])
+    assert math.isnan(p[0]) and p[1] >= 0.05
 
 
 # ---- pages -------------------------------------------------------------------------------------
 def test_index_ranks_and_badges(store_and_site: tuple) -> None:
-    _, site = store_and_site
+    store, site = store_and_site
     html = read(site, "index.html")
     assert html.index(EN) < html.index(DE) < html.index(NONE)
-    for name, rank, source in ((EN, "1", "en"), (DE, "2", "de"), (NONE, "3", "none")):
+    cells = cells_of(store, store.records(), DEFAULT_BOOT)
+    p_above = adjacent_p_values(cells, "average", [EN, DE, NONE])
+    expected = paired_ranks([0.9, 0.8, 0.5], p_above)
+    # two paired seeds cannot separate EN from DE; DE from NONE they can
+    assert expected == [1, 1, 3] and p_above[1] >= 0.05 > p_above[2]
+    for name, rank, source in zip((EN, DE, NONE), map(str, expected), ("en", "de", "none"), strict=True):
         row = html[html.index(f'data-checkpoint="{name}"') :].split("</tr>")[0]
         assert f'<td class="num" data-value="{rank}">{rank}</td>' in row
         assert 'class="badge badge-' in row and f">{source}</span>" in row
         assert "±" in row  # every score carries its CI
     assert 'data-filter="source-type"' in html and ">translated</option>" in html
     assert "demo split" in html and "english_dev" in html
-
-
-def test_ranks_tie_when_the_intervals_overlap(store_and_site: tuple, tmp_path: Path) -> None:
-    store, _ = store_and_site
-    records = store.records()
-    tables = compute_tables(store, records, n_boot=200)
-    wide = tables.checkpoints.copy()
-    wide["low"], wide["high"] = 0.0, 1.0  # every interval overlaps every other
-    render_site(records, tmp_path / "site", store.root, tables=dataclasses.replace(tables, checkpoints=wide))
-    html = read(tmp_path / "site", "index.html")
-    assert html.count('<td class="num" data-value="1">1</td>') == 3
 
 
 def test_target_page_not_available_is_never_zero(store_and_site: tuple) -> None:
@@ -111,6 +136,9 @@ def test_contrast_page(store_and_site: tuple) -> None:
     assert f"{DE}</a> − <a" in table and NONE not in table
     gaps = html[html.index('id="gap-table"') :].split("</table>")[0]
     assert gaps.count("<tr>") == 1 + 3 and "face-to-face" in gaps
+    primary = html[html.index('id="primary"') :].split("</section>")[0]
+    for field in ("Claim", "Endpoint", "95% CI", "Paired seeds", "Resampling unit", "shifted_gap_difference"):
+        assert field in primary
 
 
 def test_checkpoint_page_lineage_settings_predictions_export(store_and_site: tuple) -> None:
@@ -189,3 +217,30 @@ def test_harness_report_writes_derived_then_the_site(tmp_path: Path, capsys: pyt
     first = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert main(["report", "--results", str(store.root), "--out", str(out)]) == 0
     assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == first
+
+
+def test_index_and_contrast_show_did_not_learn_and_translate_train(tmp_path: Path) -> None:
+    store = build_site_store(tmp_path / "results")
+    records = []
+    for r in store.records():
+        if r.checkpoint.name == DE:
+            learning = {
+                "status": "did-not-learn",
+                "task": "mmlu_parallel",
+                "dev_score": 0.25,
+                "baseline": 0.25,
+            }
+            r = r.model_copy(update={"checkpoint": r.checkpoint.model_copy(update={"learning": learning})})
+        if r.checkpoint.name == EN and r.task.name == "xnli":
+            r = r.model_copy(update={"task": r.task.model_copy(update={"zero_shot": "translate-train"})})
+        records.append(r)
+    render_site(records, tmp_path / "site", store.root)
+    index = read(tmp_path / "site", "index.html")
+    de_row = index[index.index(f'data-checkpoint="{DE}"') :].split("</tr>")[0]
+    en_row = index[index.index(f'data-checkpoint="{EN}"') :].split("</tr>")[0]
+    assert "did not learn" in de_row and "did not learn" not in en_row
+    assert "translate-train: xnli" in en_row and "translate-train" not in de_row
+    contrast = read(tmp_path / "site", "contrast.html")
+    primary = contrast[contrast.index('id="primary"') :].split("</section>")[0]
+    assert 'data-claim="did-not-learn"' in primary and f"{DE} − {EN}" in primary
+    assert "Resampling unit" in primary and "exploratory (Holm-adjusted p)" in contrast

@@ -52,7 +52,8 @@ def test_summary_shows_robustness_contrast_and_verdict(store: ResultsStore) -> N
     pair = next(line for line in text.splitlines() if "m+mmlu-de" in line and "m+mmlu-en" in line)
     assert "mmlu_parallel" in pair and pair.count(" ± ") == 2  # in-domain diff and gap diff
     verdict = text[text.index("Verdict:") :]
-    assert "shrink the shifted-domain gap by" in verdict and "CIs exclude 0" in verdict
+    # one seed: the interval covers test sampling only, so no difference is called an effect
+    assert "fewer than 2 paired seeds" in verdict and "CIs exclude 0" not in verdict
 
 
 def test_summary_numbers_match_the_data(store: ResultsStore) -> None:
@@ -87,7 +88,7 @@ def test_cli_summary_writes_derived_files_deterministically(store: ResultsStore,
     write_derived(ResultsStore(store.root))
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == first
     contrast = json.loads((folder / "contrast.json").read_text())
-    assert contrast["version"] == 1 and contrast["n_boot"] == 1000 and "shrink" in contrast["verdict"]
+    assert contrast["version"] == 1 and contrast["n_boot"] == 1000 and "not judged" in contrast["verdict"]
     rows = contrast["rows"]
     assert {r["non_english"] for r in rows} == {"m+mmlu-de"} and all(
         r["english"] == "m+mmlu-en" for r in rows
@@ -120,6 +121,7 @@ def test_nan_written_as_null(tmp_path: Path) -> None:
 
 
 def test_empty_store_message(tmp_path: Path, capsys) -> None:
+    (tmp_path / "nothing" / "records").mkdir(parents=True)  # a store with no records yet
     assert main(["summary", "--results", str(tmp_path / "nothing")]) == 0
     assert "empty" in capsys.readouterr().out
     assert not (tmp_path / "nothing" / "derived").exists()

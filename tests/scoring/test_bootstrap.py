@@ -22,7 +22,7 @@ from harness.scoring.bootstrap import (
     stable_seed,
     weighted_quantiles,
 )
-from harness.scoring.cells import _CACHE, _seed_patterns
+from harness.scoring.cells import _CACHE, item_weights_block
 from harness.scoring.stats_tables import score_table
 
 
@@ -138,14 +138,18 @@ def test_invariant_under_example_order(tmp_path: Path) -> None:
 
 
 def test_seed_level_cis_without_predictions() -> None:
-    """No per-example files: one seed → no CI; three seeds → a CI inside the seeds' range."""
+    """No per-example files: one seed → no CI; three seeds → the t-interval of the seeds."""
     one = [record("mmlu-en", "t", "test", "en", 0.7)]
     row = score_table(None, one, n_boot=500).iloc[0]
     assert row["score"] == 0.7 and math.isnan(row["low"]) and math.isnan(row["high"])
     three = [record("mmlu-en", "t", "test", "en", s, seed=i) for i, s in enumerate((0.6, 0.7, 0.8))]
     row = score_table(None, three, n_boot=500).iloc[0]
     assert row["n_seeds"] == 3 and row["score"] == pytest.approx(0.7)
-    assert 0.6 - 1e-12 <= row["low"] < 0.7 < row["high"] <= 0.8 + 1e-12
+    # a t-interval on 3 seeds (df 2), not the [min, max] a percentile bootstrap of 3 numbers gives
+    half = 4.302653 * 0.1 / math.sqrt(3)
+    assert row["low"] == pytest.approx(0.7 - half, abs=1e-6) and row["high"] == pytest.approx(
+        0.7 + half, abs=1e-6
+    )
 
 
 def test_hierarchical_ci_is_wider_with_seed_spread(tmp_path: Path) -> None:
@@ -167,20 +171,26 @@ def test_hierarchical_ci_is_wider_with_seed_spread(tmp_path: Path) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 6), st.integers(2, 40), st.integers(0, 2**31))
 def test_weighted_quantiles_equal_quantiles_of_the_expanded_draws(n_seeds: int, rows: int, seed: int) -> None:
-    """Evaluating once per seed-count pattern gives exactly the quantiles of all n_boot draws."""
+    """Quantiles over distinct seed-count patterns, weighted by their counts, equal those of all draws."""
     n_boot = 200
     scores = np.random.default_rng(seed).random((rows, n_seeds))
     counts = seed_counts(n_seeds, n_boot)
     full = scores @ counts.T / n_seeds
-    blocks, weights = _seed_patterns((n_seeds,), n_boot)
-    compact = scores @ blocks[n_seeds].T / n_seeds
+    patterns, weights = np.unique(counts, axis=0, return_counts=True)
+    compact = scores @ patterns.T / n_seeds
     qs = (0.025, 0.5, 0.975)
     np.testing.assert_allclose(
-        weighted_quantiles(compact, weights, qs), np.quantile(full, qs, axis=1), atol=1e-12
+        weighted_quantiles(compact, weights.astype(float), qs), np.quantile(full, qs, axis=1), atol=1e-12
     )
     np.testing.assert_allclose(
-        paired_p_values(compact - 0.5, weights), paired_p_values(full - 0.5, None), atol=1e-12
+        paired_p_values(compact - 0.5, weights.astype(float)), paired_p_values(full - 0.5, None), atol=1e-12
     )
+
+
+def test_item_weights_are_multinomial_counts() -> None:
+    w = item_weights_block(40, 300, 5)
+    assert w.shape == (300, 40) and (w.sum(axis=1) == 40).all()
+    assert np.array_equal(w, item_weights_block(40, 300, 5))
 
 
 def test_example_weights_are_multinomial_counts() -> None:

@@ -17,6 +17,7 @@ from harness.models.lockfile import folder_digest
 from harness.report.pages.data import SiteData
 from harness.report.pages.format import local_href, slug, str_column, text
 from harness.report.pages.html import esc, estimate_cell, rows_markup
+from harness.report.pages.learning import read_training, training_view
 from harness.report.tables import language_key, pct
 from harness.results.schema import Record
 from harness.scoring.export import export_xtreme, is_xtreme_test
@@ -202,6 +203,7 @@ def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str
         chosen = record_index[start:stop][xtreme[start:stop]].tolist()
         exports = _export(data, name, [data.records[i] for i in chosen], written)
         rows = score_html.get(name, [])
+        trainings = _Trainings(data.store.checkpoints_dir)
         pages.append(
             {
                 "name": name,
@@ -226,9 +228,11 @@ def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str
                         "model_source": rec.checkpoint.model_source,
                         "model_revision": text(rec.checkpoint.model_revision),
                         "intermediate_size": text(rec.checkpoint.intermediate_size),
+                        "training": trainings.target(rec),
                     }
                     for task, seed, rec in run_list
                 ],
+                "intermediate_training": trainings.intermediate([rec for _, _, rec in run_list]),
                 "scores_html": rows_markup(rows),
                 "n_shown": len(rows),
                 "n_scores": n_scores.get(name, 0),
@@ -241,6 +245,42 @@ def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str
             }
         )
     return pages, written
+
+
+class _Trainings:
+    """Training views of one checkpoint page's runs, each training.json read once."""
+
+    def __init__(self, checkpoints_dir: Path) -> None:
+        self.checkpoints_dir = checkpoints_dir
+        self.read: dict[str, dict[str, Any] | None] = {}
+
+    def _training(self, key: str) -> dict[str, Any] | None:
+        if key not in self.read:
+            self.read[key] = read_training(self.checkpoints_dir, key)
+        return self.read[key]
+
+    def intermediate(self, records: list[Record]) -> list[dict[str, Any]]:
+        """Per seed, the intermediate run behind these records (none for conditions without one)."""
+        views: dict[str, dict[str, Any]] = {}
+        for rec in records:
+            learning = rec.checkpoint.learning or {}
+            if learning.get("status") == "not-trained":
+                continue
+            step = next((s for s in rec.checkpoint.lineage if s.phase == "intermediate"), None)
+            if step is None or step.key in views:
+                continue
+            title = f"{text(step.task)} in {text(step.source_lang)}, seed {rec.seed}"
+            views[step.key] = training_view(self._training(step.key), learning, title)
+        return list(views.values())
+
+    def target(self, rec: Record) -> dict[str, Any] | None:
+        last = rec.checkpoint.lineage[-1] if rec.checkpoint.lineage else None
+        if last is None or last.phase != "target":
+            return None
+        training = self._training(last.key)
+        return training_view(
+            training, training.get("learning") if training else None, f"{rec.task.name} fine-tuning"
+        )
 
 
 def _seeds_note(meta: pd.Series) -> str:

@@ -13,6 +13,9 @@ from harness.report.pages.format import estimate, is_number, p_text, page_href, 
 from harness.report.pages.html import esc, rows_markup
 from harness.report.plots import MAX_SERIES, Point, bar_chart
 from harness.report.tables import language_order
+from harness.report.verdict import GAP_ENDPOINT, Verdict, claim_words, primary_verdict
+from harness.scoring.bootstrap import holm
+from harness.scoring.stats_tables import cells_of
 
 MAX_ROWS = 3000  # per table on the page; the full tables are in the downloads
 MAX_PLOTS = 24
@@ -96,7 +99,7 @@ def _rows(frame: pd.DataFrame, value: str, *, gap: bool) -> Markup:
         place = [text(r.get("task")), text(r.get("split", r.get("shifted_split"))), text(r.get("domain")),
                  text(r.get("language"))]  # fmt: skip
         spread = f' <span class="pm">±{diff["pm"]}</span>' if diff["pm"] else ""
-        p_value = f"{float(r['p_value']):.6f}" if is_number(r.get("p_value")) else ""
+        p_value = f"{float(r['p_holm']):.6f}" if is_number(r.get("p_holm")) else ""
         tail = (
             ""
             if gap
@@ -109,7 +112,7 @@ def _rows(frame: pd.DataFrame, value: str, *, gap: bool) -> Markup:
             + "".join(f"<td>{esc(v)}</td>" for v in place)
             + f'\n<td class="num" data-value="{diff["value"]}" title="{diff["interval"]}">{diff["text"]}{spread}</td>\n'
             f"<td>{esc(_side(r[f'{value}_low'], r[f'{value}_high']))}</td>\n"
-            f'<td class="num" data-value="{p_value}">{esc(p_text(r.get("p_value")))}</td>\n{tail}</tr>\n'
+            f'<td class="num" data-value="{p_value}">{esc(p_text(r.get("p_holm")))}</td>\n{tail}</tr>\n'
         )
     return rows_markup(out)
 
@@ -149,13 +152,44 @@ def _summary(contrast: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def with_holm(frame: pd.DataFrame) -> pd.DataFrame:
+    """``p_holm``: the rows' p-values Holm-adjusted over the whole table (one exploratory family)."""
+    p = pd.to_numeric(frame["p_value"], errors="coerce").to_numpy(dtype=float) if len(frame) else []
+    return frame.assign(p_holm=holm(p) if len(frame) else [])
+
+
+def primary_context(v: Verdict) -> dict[str, Any]:
+    """The verdict object as the page shows it (points, not fractions)."""
+    low, high = v.ci
+    return {
+        "claim": v.claim,
+        "words": claim_words(v),
+        "endpoint": v.endpoint,
+        "endpoint_text": "shifted-domain gap difference"
+        if v.endpoint == GAP_ENDPOINT
+        else "in-domain difference",
+        "estimate": estimate(v.estimate, low, high, signed=True),
+        "ci": f"[{100 * low:+.1f}, {100 * high:+.1f}]" if low is not None and high is not None else "none",
+        "p": p_text(v.p),
+        "n_seeds": v.n_seeds,
+        "n_pairs": v.n_pairs,
+        "unit": v.resampling_unit,
+        "excluded": v.excluded,
+        "notes": v.notes,
+    }
+
+
 def contrast_context(data: SiteData) -> dict[str, Any]:
     every = data.tables.contrast
     contrast = _sorted(every[every["english"].notna()], ["intermediate_task", "non_english", "task", "split"])
+    contrast = with_holm(contrast)
     gaps = data.tables.gap_contrast
     gaps = _sorted(
         gaps[gaps["english"].notna()], ["intermediate_task", "non_english", "task", "shifted_split"]
     )
+    gaps = with_holm(gaps)
+    verdict = primary_verdict(cells_of(data.store, data.records, data.tables.n_boot))
+    assert isinstance(verdict, Verdict)
     info = data.checkpoint_info()
     paired = {str(v) for v in contrast["non_english"].unique().tolist()}
     listed = {str(v) for v in every["non_english"].unique().tolist()}
@@ -173,6 +207,7 @@ def contrast_context(data: SiteData) -> dict[str, Any]:
     pairs = contrast.drop_duplicates(PAIR)[PAIR].to_dict("records") if len(contrast) else []
     return {
         "verdict": data.tables.verdict,
+        "primary": primary_context(verdict),
         "pairs": [
             {
                 **{k: text(v) for k, v in p.items()},

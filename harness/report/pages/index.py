@@ -1,5 +1,5 @@
 """The index: one row per checkpoint — overall, group and per-target scores with CIs, robustness,
-tie-aware ranks, filters and sortable columns."""
+ranks from paired tests, filters and sortable columns."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import pandas as pd
 
 from harness.report.pages.data import SiteData
 from harness.report.pages.format import estimate, is_number, page_href, text
-from harness.report.pages.ranking import tied_ranks
+from harness.report.pages.ranking import adjacent_p_values, paired_ranks
+from harness.report.pages.targets import zero_shot_labels
+from harness.scoring.cells import learning_status
+from harness.scoring.stats_tables import cells_of
 
 OVERALL = "overall"
 GROUP_PREFIX = "group:"
@@ -65,6 +68,18 @@ def _seeds_title(seeds: tuple, untrained_seeds: tuple, untrained: bool) -> str:
     return f"fine-tuning seeds {listed}{more}"
 
 
+def checkpoint_flags(data: SiteData) -> tuple[set[str], dict[str, list[str]]]:
+    """The checkpoints whose intermediate phase did not learn, and per checkpoint its rows' labels
+    other than zero-shot (``"translate-train: xnli"``)."""
+    did_not_learn = {
+        r.checkpoint.name for r in data.records if learning_status(r.checkpoint) == "did-not-learn"
+    }
+    labels: dict[str, set[str]] = {}
+    for (task, _split, checkpoint), label in zero_shot_labels(data).items():
+        labels.setdefault(checkpoint, set()).add(f"{label}: {task}")
+    return did_not_learn, {name: sorted(found) for name, found in labels.items()}
+
+
 def board(data: SiteData) -> dict[str, Any]:
     """The leaderboard rows in rank order, and which columns they have."""
     has_overall, groups, targets = _columns(data)
@@ -76,6 +91,7 @@ def board(data: SiteData) -> dict[str, Any]:
     robust = data.tables.robustness_summary
     robust_all = robust[robust["task"] == "all"].drop_duplicates("checkpoint").set_index("checkpoint")
     demo = data.demo_tasks()
+    did_not_learn, zero_shot = checkpoint_flags(data)
     rows = []
     for name, meta in info.iterrows():
 
@@ -100,6 +116,8 @@ def board(data: SiteData) -> dict[str, Any]:
                 "seeds_title": _seeds_title(seeds, meta["untrained_seeds"], bool(meta["untrained"])),
                 "selection": ", ".join(meta["selection_rules"]),
                 "frozen": "yes" if bool(meta["frozen_embeddings"]) else "no",
+                "did_not_learn": str(name) in did_not_learn,
+                "zero_shot": zero_shot.get(str(name), []),
                 "overall": estimate(*cell(OVERALL)),
                 "groups": [estimate(*cell(g)) for g in groups],
                 "targets": [estimate(*raw) for raw in target_raw],
@@ -137,12 +155,14 @@ def board(data: SiteData) -> dict[str, Any]:
     ranked_by = OVERALL if rows and all(is_number(r["_keys"][OVERALL][0]) for r in rows) else "average"
     rows.sort(key=lambda r: (_descending(r["_keys"][ranked_by][0]), r["checkpoint"]))
     keys = [r.pop("_keys")[ranked_by] for r in rows]
-    ranks = tied_ranks([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+    cells = cells_of(data.store, data.records, data.tables.n_boot)
+    p_above = adjacent_p_values(cells, ranked_by, [r["checkpoint"] for r in rows])
+    ranks = paired_ranks([k[0] for k in keys], p_above)
     table = []
-    for row, rank in zip(rows, ranks, strict=True):
+    for row, rank, p in zip(rows, ranks, p_above, strict=True):
         row["rank"] = "—" if rank is None else str(rank)
         row["rank_value"] = "" if rank is None else str(rank)
-        table.append({"rank": rank, "ranked_by": ranked_by, **row.pop("_raw")})
+        table.append({"rank": rank, "ranked_by": ranked_by, "p_above": p, **row.pop("_raw")})
     return {
         "rows": rows,
         "has_overall": has_overall,

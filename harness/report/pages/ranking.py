@@ -1,44 +1,82 @@
-"""Ranks that never separate rows the confidence intervals cannot separate."""
+"""Ranks from paired tests: a row shares the rank of the row above unless a paired one-sided test
+separates them (EuroEval's rule), never from overlap of unpaired intervals."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from harness.report.pages.format import is_number
+import numpy as np
 
+from harness.report.pages.format import is_number
+from harness.scoring.bootstrap import one_sided_p
+from harness.scoring.cells import CellSet, Linear, evaluate, regroup
+from harness.scoring.stats_tables import group_rows, task_means
+
+ALPHA = 0.05
+OVERALL = "overall"
 TIE_RULE = (
-    "Rows are ordered by their ranking score (best first). A row whose 95% confidence interval overlaps "
-    "the interval of the row directly above it shares that row's rank; otherwise its rank is its position "
-    "(1, 1, 3, …). A row without an interval (one seed and no per-example predictions) cannot be told "
-    "apart from its neighbour and shares its rank; a row without a ranking score comes last, unranked."
+    "Rows are ordered by their ranking score (best first). A row shares the rank of the row directly "
+    "above it unless a paired one-sided test at α = 0.05 says the row above scores higher: the "
+    "difference of the two checkpoints' scores, on the same test items and the same seeds, with its "
+    "seed and item-bootstrap variance (a t-test with Welch–Satterthwaite degrees of freedom). "
+    "Otherwise its rank is its position (1, 1, 3, …). A pair without an interval (one seed and no "
+    "per-example predictions) cannot be separated and shares the rank; a row without a ranking score "
+    "comes last, unranked."
 )
 
 
-def overlaps(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool:
-    if a is None or b is None:
-        return True
-    return a[0] <= b[1] and b[0] <= a[1]
-
-
-def _interval(low: object, high: object) -> tuple[float, float] | None:
-    if is_number(low) and is_number(high):
-        return (float(low), float(high))  # type: ignore[arg-type]
-    return None
-
-
-def tied_ranks(values: Sequence[object], lows: Sequence[object], highs: Sequence[object]) -> list[int | None]:
-    """Ranks for rows already sorted best first (missing values last): tied with the row above when
-    the CIs overlap (or either is unknown), else the row's 1-based position; None without a value."""
+def paired_ranks(values: Sequence[object], p_above: Sequence[float | None]) -> list[int | None]:
+    """Ranks for rows already sorted best first (missing values last). ``p_above[i]``: the one-sided
+    p-value that row ``i − 1`` scores higher than row ``i`` (NaN/None: cannot be separated)."""
     ranks: list[int | None] = []
-    previous: tuple[float, float] | None = None
-    for position, (value, low, high) in enumerate(zip(values, lows, highs, strict=True), start=1):
+    for position, (value, p) in enumerate(zip(values, p_above, strict=True), start=1):
         if not is_number(value):
             ranks.append(None)
             continue
-        interval = _interval(low, high)
-        if ranks and ranks[-1] is not None and overlaps(previous, interval):
-            ranks.append(ranks[-1])
-        else:
-            ranks.append(position)
-        previous = interval
+        separated = p is not None and math.isfinite(float(p)) and float(p) < ALPHA
+        ranks.append(ranks[-1] if ranks and ranks[-1] is not None and not separated else position)
     return ranks
+
+
+def _score_parts(cs: CellSet, ranked_by: str) -> tuple[list[str], Linear]:
+    """One row per checkpoint: its ranking score (``overall`` or the mean over its targets) over cells."""
+    frame = cs.frame
+    ident, linear = task_means(frame, frame["in_domain"].to_numpy(dtype=bool))
+    if ranked_by == OVERALL:
+        ident, linear = group_rows(ident, linear)
+        keep = (ident["task"] == OVERALL).to_numpy()
+    else:
+        keep = np.ones(len(ident), dtype=bool)
+    chosen = ident[keep]
+    names = sorted(set(chosen["checkpoint"].astype(str)))
+    out_rows = np.searchsorted(np.asarray(names, dtype=object), chosen["checkpoint"].astype(str).to_numpy())
+    per_checkpoint = np.bincount(out_rows, minlength=len(names)).astype(np.float64)
+    source = np.flatnonzero(keep)
+    return names, regroup(linear, source, out_rows, 1.0 / per_checkpoint[out_rows], len(names))
+
+
+def adjacent_p_values(cs: CellSet, ranked_by: str, ordered: Sequence[str]) -> list[float]:
+    """For rows in rank order: the one-sided paired p-value that the row above scores higher than the
+    row (NaN for the first row and wherever either side has no score)."""
+    out = [math.nan] * len(ordered)
+    if len(ordered) < 2 or cs.frame.empty:
+        return out
+    names, scores = _score_parts(cs, ranked_by)
+    where = {name: i for i, name in enumerate(names)}
+    pairs = [
+        (i, where[ordered[i - 1]], where[ordered[i]])
+        for i in range(1, len(ordered))
+        if ordered[i - 1] in where and ordered[i] in where
+    ]
+    if not pairs:
+        return out
+    index, above, below = (np.asarray(column, dtype=np.int64) for column in zip(*pairs, strict=True))
+    n = len(pairs)
+    slots = np.arange(n)
+    diff = regroup(scores, np.r_[above, below], np.r_[slots, slots], np.r_[np.ones(n), -np.ones(n)], n)
+    stats = evaluate(cs, {"diff": diff}, lambda p: {"diff": p["diff"]})
+    p = one_sided_p(stats["diff"], stats["diff_se"], stats["diff_df"])
+    for slot, row in enumerate(index.tolist()):
+        out[row] = float(p[slot])
+    return out

@@ -1,5 +1,10 @@
 """Target pages: per language and per domain, in-domain vs shifted, with n examples, the trivial
-baseline, gap plots and the declared splits that have no data here ("not available", never 0)."""
+baseline, gap plots and the declared splits that have no data here ("not available", never 0).
+
+Badges: "not XTREME protocol" on a target whose rows used other settings than XTREME's scripts (demo
+splits keep their own badge), and "translate-train" / "not zero-shot" beside a checkpoint's row when
+its training data was the target's translated training set or overlapped the scored split
+(``harness.runner.leakage``)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.catalogue.protocol import is_xtreme
 from harness.report.pages.data import SiteData
 from harness.report.pages.format import NOT_AVAILABLE, distinct, estimate, is_number, page_href, text
 from harness.report.pages.html import esc, estimate_cell, rows_markup
@@ -15,6 +21,29 @@ from harness.report.plots import MAX_SERIES, Point, bar_chart
 from harness.report.tables import DEMO_PROTOCOL, language_order, pct
 
 Key = tuple[str, str, str, str]
+ZERO_SHOT_NOTES = {
+    "translate-train": "trained on this target's training data machine-translated: not zero-shot transfer",
+    "not zero-shot": "training or selection data overlapped this scored split (allowed by the grid)",
+}
+
+
+def zero_shot_labels(data: SiteData) -> dict[tuple[str, str, str], str]:
+    """(task, split, checkpoint) -> "translate-train" | "not zero-shot" for the rows that are not
+    zero-shot (older records without the field count as zero-shot). The index page can show these too."""
+    out: dict[tuple[str, str, str], str] = {}
+    for record in data.records:
+        label = getattr(record.task, "zero_shot", None)
+        if label in ZERO_SHOT_NOTES:  # a row badged in one language is badged for the checkpoint
+            key = (record.task.name, record.split.name, record.checkpoint.name)
+            if out.get(key) != "not zero-shot":
+                out[key] = str(label)
+    return out
+
+
+def zero_shot_badge(label: str | None) -> str:
+    if label not in ZERO_SHOT_NOTES:
+        return ""
+    return f' <span class="label warn" title="{esc(ZERO_SHOT_NOTES[label])}">{esc(label)}</span>'
 
 
 def score_lookup(scores: pd.DataFrame) -> dict[Key, tuple]:
@@ -93,6 +122,7 @@ def _score_rows(
     gone: dict[str, Any],
     n_scored: int,
     lookup: dict[tuple[str, str], tuple],
+    badges: dict[str, str] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]], list[tuple[str, list[Point | None]]]]:
     """The table rows (HTML, escaped), each row's mean, and the plot's series (the first MAX_SERIES
     checkpoints get points; the others only count towards "n more")."""
@@ -121,7 +151,7 @@ def _score_rows(
         )
         head = (
             f'<tr>\n<th scope="row" class="name"><a href="{esc(page_href("../checkpoints", checkpoint))}">'
-            f"{esc(checkpoint)}</a></th>\n"
+            f"{esc(checkpoint)}</a>{zero_shot_badge((badges or {}).get(checkpoint))}</th>\n"
             f'<td class="num avg" data-value="{"" if mean is None else f"{mean:.6f}"}">{pct(mean)}{warn}</td>\n'
         )
         html.append(head + "".join(parts) + "</tr>\n")
@@ -137,6 +167,7 @@ def _split_context(
     missing: list[dict[str, Any]],
     order: Sequence[str],
     lookup: dict[tuple[str, str], tuple],
+    badges: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     name, domain, in_domain = split
     rows_here = mine[mine["split"].to_numpy() == name]
@@ -145,7 +176,7 @@ def _split_context(
     languages = language_order(scored | set(gone))
     present = set(rows_here["checkpoint"].unique().tolist())
     checkpoints = [c for c in order if c in present]
-    html, rows, series = _score_rows(checkpoints, languages, gone, len(scored), lookup)
+    html, rows, series = _score_rows(checkpoints, languages, gone, len(scored), lookup, badges)
     with_data = [lang for lang in languages if lang in scored]
     keep = [i for i, lang in enumerate(languages) if lang in scored]
     series = [(c, [points[i] for i in keep] if points else []) for c, points in series]
@@ -240,6 +271,7 @@ def _domain_summary(
 
 def target_contexts(data: SiteData, order: Sequence[str]) -> list[dict[str, Any]]:
     lookups = split_lookup(data.tables.scores)
+    labels = zero_shot_labels(data)
     frame = data.frame
     by_task = frame.groupby("task", sort=False).indices if len(frame) else {}  # one pass, not a mask per task
     tasks = (
@@ -252,16 +284,28 @@ def target_contexts(data: SiteData, order: Sequence[str]) -> list[dict[str, Any]
         mine = frame.iloc[by_task[task]] if task in by_task else frame.iloc[:0]
         missing = [e for e in data.unavailable if str(e["task"]) == task]
         splits = [
-            _split_context(task, s, mine, missing, order, lookups.get((task, s[0]), {}))
+            _split_context(
+                task,
+                s,
+                mine,
+                missing,
+                order,
+                lookups.get((task, s[0]), {}),
+                {c: label for (t, sp, c), label in labels.items() if (t, sp) == (task, s[0])},
+            )
             for s in _split_list(mine, missing)
         ]
         demo = bool(len(mine)) and bool((mine["protocol"] == DEMO_PROTOCOL).any())
+        protocols = distinct(mine["protocol"]) if len(mine) else []
         pages.append(
             {
                 "name": task,
                 "file": page_href("targets", task),
                 "kind": distinct(mine["kind"]) if len(mine) else [],
                 "demo_split": demo,
+                "protocols": protocols,
+                "not_xtreme": bool(protocols) and not demo and not all(is_xtreme(p) for p in protocols),
+                "zero_shot": sorted({label for (t, _, _), label in labels.items() if t == task}),
                 "splits": splits,
                 "domains": _domain_summary(data, task, [s for s in splits if s["available"]], order),
                 "domain_splits": [s for s in splits if s["available"]],
