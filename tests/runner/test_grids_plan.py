@@ -91,7 +91,9 @@ def test_default_grid_freezes_layers_in_every_training_cell_and_keys_follow(tmp_
     lock = Lock.load(REPO_ROOT / "checkpoints.lock")
     frozen = expand(GridSpec.model_validate(raw), path, catalogue, lock)
     trained = [c for c in frozen.cells if c.phase in ("intermediate", "target")]
-    assert len(trained) == 2 + 3 * 3  # MMLU in en and de; SIB-200, UD-POS, XQuAD per condition
+    assert len(trained) == 3 * (2 + 3 * 2)  # 3 seeds × (SIB-200 in en and de; UD-POS, XQuAD per condition)
+    intermediate = [c for c in trained if c.phase == "intermediate"]
+    assert {c.task for c in intermediate} == {"sib200_topic"}
     assert all(c.inputs["hp"]["freeze_layers"] == 8 for c in trained)
     assert all(c.inputs["hp"]["attention_dropout"] == 0.0 for c in trained)
     assert all(c.inputs["hp"]["cache_frozen_layers"] for c in trained)
