@@ -286,5 +286,7 @@ def verdict_words(v: Verdict) -> str:
         )
     for item in v.excluded:
         parts.append(f"Left out: {item['pair']} ({item['reason']}).")
-    parts += [f"{note[0].upper()}{note[1:]}." for note in v.notes if note]
+    said = " ".join(parts).lower()
+    # a note whose point the claim or the resampling unit already made is not repeated
+    parts += [f"{note[0].upper()}{note[1:]}." for note in v.notes if note and note.split(":")[0] not in said]
     return " ".join(parts)
