@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import HarnessError, LockMismatch
 from harness.results.atomic import atomic_write_json
+from harness.results.reading import read_json
 
 LOCK_VERSION = 1
 PINNED_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt")
@@ -83,12 +84,7 @@ class LockDocument(_LockModel):
 
 def read_lock_document(path: Path) -> LockDocument:
     """The parsed lock, or one line naming the file and the first field that has the wrong shape."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise HarnessError("not UTF-8 text", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise HarnessError(
             f"expected an object {{'version': {LOCK_VERSION}, 'checkpoints': {{...}}}}, got a {type(data).__name__}",

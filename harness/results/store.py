@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from harness.errors import HarnessError
 from harness.results.atomic import atomic_write_json, atomic_write_jsonl
+from harness.results.reading import read_json
 from harness.results.schema import Record
 
 log = logging.getLogger("harness.results")
@@ -100,12 +101,7 @@ class ResultsStore:
 
 def read_record(path: Path) -> Record:
     """One stored record, or one line naming the file and its first bad field (not a pydantic dump)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise HarnessError("not a valid result record: not UTF-8 text", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"not a valid result record: {exc.msg}", file=path, line=exc.lineno) from None
+    data = read_json(path, "not a valid result record")
     try:
         return Record.model_validate(data)
     except ValidationError as exc:
