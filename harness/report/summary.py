@@ -33,11 +33,19 @@ DEMO_NOTE = "demo split: a shipped sample, not the official test set"
 
 def _text(value: object) -> Text:
     """Plain text, so names with square brackets are not read as rich markup."""
-    return Text("—" if value is None else str(value))
+    missing = value is None or (isinstance(value, float) and value != value)  # None or NaN
+    return Text("—" if missing else str(value))
 
 
-def leaderboard_table(records: Sequence[Record]) -> Table:
+def leaderboard_table(records: Sequence[Record], store: ResultsStore | None = None) -> Table:
+    """Rows by average; ``#`` is the paired-test rank the site shows (ties share it), not the position."""
+    from harness.report.pages.ranking import adjacent_p_values, paired_ranks
+    from harness.scoring.stats_tables import cells_of
+
     board = leaderboard(records)
+    ordered = [str(c) for c in board["checkpoint"]]
+    cells = cells_of(store, records, DEFAULT_BOOT)
+    ranks = paired_ranks(list(board["average"]), adjacent_p_values(cells, "average", ordered))
     targets = leaderboard_targets(board)
     tasks = per_task(records)
     demo = set(tasks.loc[tasks["demo_split"].astype(bool), "task"])
@@ -52,9 +60,9 @@ def leaderboard_table(records: Sequence[Record]) -> Table:
     for target in targets:
         table.add_column(f"{target}{' †' if target in demo else ''}", justify="right")
     table.add_column("average", justify="right", style="bold")
-    for rank, values in enumerate(board.to_dict("records"), start=1):
+    for rank, values in zip(ranks, board.to_dict("records"), strict=True):
         table.add_row(
-            str(rank),
+            "—" if rank is None else str(rank),
             _text(values["checkpoint"]),
             _text(values["model"]),
             _text(values["intermediate_task"]),
@@ -188,7 +196,7 @@ def print_summary(
     if not records:
         console.print(Text(EMPTY_MESSAGE, style="bold yellow"))
         return
-    console.print(leaderboard_table(records))
+    console.print(leaderboard_table(records, store))
     training = learning_table(records)
     if training is not None:
         console.print()

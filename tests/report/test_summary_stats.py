@@ -141,3 +141,16 @@ def test_unavailable_splits_are_listed_not_scored(store: ResultsStore) -> None:
     assert "Not available on this machine" in text
     line = next(line for line in render(store).splitlines() if "masakhaner" in line)
     assert "news, shifted" in line and "sw, yo" in line and "data/masakhaner" in line
+
+
+def test_summary_ranks_are_the_paired_test_ranks_not_positions(store: ResultsStore) -> None:
+    """mmlu-en and mmlu-de score 0.80 on different draws (not separable); none scores 0.70."""
+    from harness.report.summary import leaderboard_table
+
+    console = Console(record=True, width=220)
+    console.print(leaderboard_table(store.records(), store))
+    rows = [line.split("│") for line in console.export_text().splitlines() if "+" in line and "│" in line]
+    ranks = {cells[2].strip(): cells[1].strip() for cells in rows}
+    assert ranks["m+none"] == "3"
+    assert ranks["m+mmlu-en"] == ranks["m+mmlu-de"] == "1"
+    assert "nan" not in console.export_text()
