@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -388,10 +389,12 @@ class GridRunner:
         self, task: TaskSpec, lang: str, train: RowSet, every_item: datasets.Dataset
     ) -> DevSplit | None:
         """The declared dev split in the source language, else the items ``size`` left out (dev_split)."""
-        split = task.train.split if task.train else "train"
 
-        def select(rows: datasets.Dataset, n: int) -> datasets.Dataset:
-            return select_by_size(rows, n, f"{task.name} dev", auto_id_prefix=f"{split}-{lang}-")
+        def selector(split: str) -> Callable[[datasets.Dataset, int], datasets.Dataset]:
+            """The same id-hash order as ``size``, so parallel data keeps the same items in every language."""
+            return lambda rows, n: select_by_size(
+                rows, n, f"{task.name} dev", auto_id_prefix=f"{split}-{lang}-"
+            )
 
         if task.dev is not None:
             try:
@@ -401,14 +404,11 @@ class GridRunner:
                     "%s: no dev split in %s (%s); its learning status is unknown", task.name, lang, exc
                 )
                 return None
-            dev_prefix = f"{task.dev.split}-{lang}-"
-            return declared_dev(
-                rows, lambda r, n: select_by_size(r, n, f"{task.name} dev", auto_id_prefix=dev_prefix)
-            )
+            return declared_dev(rows, selector(task.dev.split))
         if len(train.rows) == len(every_item):
             return None
         full = RowSet(train.task, train.split, train.language, every_item, train.fingerprint, train.origin)
-        return held_out_dev(full, train.rows, select)
+        return held_out_dev(full, train.rows, selector(task.train.split if task.train else "train"))
 
     def _dev_scoring(
         self,
