@@ -353,9 +353,11 @@ class Catalogue:
                     field=f"intermediate.{i}.task",
                 )
             task = self.task(cond.task)
-            if cond.source_lang not in task.languages:
+            for lang in cond.languages:
+                if lang in task.languages:
+                    continue
                 raise HarnessError(
-                    f"task {task.name!r} has no source language {cond.source_lang!r}",
+                    f"task {task.name!r} has no source language {lang!r}",
                     file=path,
                     line=line_of(lines, ("intermediate", i, "source_lang")),
                     field=f"intermediate.{i}.source_lang",

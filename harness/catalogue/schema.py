@@ -333,11 +333,15 @@ class IntermediateSpec(Strict):
     """An intermediate condition: ``none``; a task trained in a source language; several tasks trained
     together (``tasks`` + ``sampling``: one shared encoder body, a head per task); or, with
     ``pretrained: true``, a checkpoint already trained outside (``harness eval``): nothing is trained and
-    ``task``/``source_lang`` only describe its lineage."""
+    ``task``/``source_lang`` only describe its lineage.
+
+    ``source_lang`` may list several languages: a *multilingual mix* of one task's items, each item in one
+    of them (``harness/training/source_mix.py``): the same items and size as the single-language
+    conditions, so it pairs with them like any other source. Records carry ``source_lang: mul``."""
 
     name: SafeName
     task: str | None = None
-    source_lang: str | None = None
+    source_lang: str | list[str] | None = None
     source_type: SourceType = "none"
     size: int | None = Field(default=None, ge=1)
     matched_with: str | None = None
@@ -358,8 +362,13 @@ class IntermediateSpec(Strict):
             return self
         if not self.source_lang:
             raise ValueError("a condition with 'task' needs 'source_lang'")
-        if not is_known_language(self.source_lang):
-            raise ValueError(f"unknown language code {self.source_lang!r}")
+        for code in self.languages:
+            if not is_known_language(code):
+                raise ValueError(f"unknown language code {code!r}")
+        if self.is_mix and (len(set(self.languages)) != len(self.languages) or len(self.languages) < 2):
+            raise ValueError(
+                "a multilingual mix ('source_lang' as a list) needs two or more different languages"
+            )
         if self.source_type == "none":
             raise ValueError("source_type must be english, translated or native when a task is given")
         if (self.source_lang == "en") != (self.source_type == "english"):
@@ -373,9 +382,27 @@ class IntermediateSpec(Strict):
             raise ValueError("'pretrained' describes one outside checkpoint; it takes 'task', not 'tasks'")
         if self.source_type == "none":
             raise ValueError("a multi-task condition needs source_type (english, translated or native)")
+        if self.is_mix:
+            raise ValueError("a multi-task condition lists its languages per task ('tasks[j].source_lang')")
         if self.source_lang is not None and not is_known_language(self.source_lang):
             raise ValueError(f"unknown language code {self.source_lang!r}")
         return self
+
+    @property
+    def languages(self) -> list[str]:
+        """The source language(s) of a single-task condition (several for a multilingual mix)."""
+        if self.source_lang is None:
+            return []
+        return [self.source_lang] if isinstance(self.source_lang, str) else list(self.source_lang)
+
+    @property
+    def is_mix(self) -> bool:
+        return isinstance(self.source_lang, list)
+
+    @property
+    def record_lang(self) -> str | None:
+        """The source language on records and lineage: ``mul`` for a multilingual mix."""
+        return "mul" if isinstance(self.source_lang, list) else self.source_lang
 
     @property
     def task_names(self) -> list[str]:

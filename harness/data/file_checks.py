@@ -92,7 +92,7 @@ def grid_needs(grid: GridSpec, catalogue) -> Iterator[tuple[Need, Path]]:  # noq
         if not cond.trains:
             continue
         items = cond.tasks or []
-        pairs = [(item.task, item.languages) for item in items] or [(cond.task, [cond.source_lang or "en"])]
+        pairs = [(item.task, item.languages) for item in items] or [(cond.task, cond.languages or ["en"])]
         for name, languages in pairs:
             task = catalogue.task(name)
             base = catalogue.task_path(name).parent

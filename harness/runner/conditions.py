@@ -26,6 +26,7 @@ from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import GridSpec, IntermediateSpec, ModelSpec, TaskSpec
 from harness.catalogue.yaml_lines import line_of, load_with_lines
 from harness.errors import HarnessError
+from harness.training.source_mix import MIX_RULE
 
 MASKED_LM = "masked_lm"
 COUNT_CACHE = "row_counts.json"
@@ -42,7 +43,7 @@ def effective_source_lang(cond: IntermediateSpec, catalogue: Catalogue) -> str |
     """The source language on records: ``source_lang`` when given; for a mixture the one language of its
     supervised (non-masked-LM) tasks, else ``mul`` (several)."""
     if cond.source_lang or not cond.is_multitask:
-        return cond.source_lang
+        return cond.record_lang
     langs = supervised_languages(cond, catalogue)
     return langs[0] if len(langs) == 1 else "mul"
 
@@ -211,9 +212,13 @@ class ConditionPlanner:
         if cond.tasks is None:
             task = self.catalogue.task(cond.task or "")
             assert task.train is not None and cond.source_lang is not None
-            ident, reason = self.train_identity(task, cond.source_lang)
-            if reason is None:
-                self.check_size(task, cond.source_lang, cond.size, "intermediate", index, "size")
+            idents, reason = [], None
+            for lang in cond.languages:
+                ident, why = self.train_identity(task, lang)
+                idents.append(ident)
+                if why is None:
+                    self.check_size(task, lang, cond.size, "intermediate", index, "size")
+                reason = reason or (f"{lang}: {why}" if why and cond.is_mix else why)
             hp = hyperparameters(task, self.grid.intermediate_training, model)
             inputs: dict[str, Any] = {
                 "phase": "intermediate",
@@ -222,13 +227,17 @@ class ConditionPlanner:
                 "version": task.version,
                 "source_lang": cond.source_lang,
                 "size": cond.size,
-                "data": ident,
+                "data": idents if cond.is_mix else idents[0],
                 "hp": hp.model_dump(),
                 "seed": seed,
             }
+            if cond.is_mix:  # the rule that gives each item its language is part of what is trained on
+                inputs["mix"] = MIX_RULE
             if task.params:  # declared row reshaping changes the training data
                 inputs["params"] = task.params
-            step = {"phase": "intermediate", "name": name, "task": task.name, "source_lang": cond.source_lang}
+            step = {"phase": "intermediate", "name": name, "task": task.name, "source_lang": cond.record_lang}
+            if cond.is_mix:
+                step["languages"] = cond.languages
             label = task.name
         else:
             members, reasons = [], []
@@ -288,7 +297,7 @@ class ConditionPlanner:
             "name": model.name,
             "source": model.source,
             "task": cond.task,
-            "source_lang": cond.source_lang,
+            "source_lang": cond.record_lang,
             "external": True,
         }
 

@@ -56,6 +56,7 @@ from harness.training.learning import (
     worst_of,
 )
 from harness.training.multitask import MixtureMember, collator_for, prepare_rows, train_multitask
+from harness.training.source_mix import mix_rows
 
 log = logging.getLogger("harness.runner")
 
@@ -320,14 +321,13 @@ class GridRunner:
         if cell.phase == "intermediate":
             cond = self.plan.condition(cell.condition)
             hp = hyperparameters(task, self.plan.grid.intermediate_training, model_spec)
-            lang = cond.source_lang or "en"
-            train = self._rows(
-                task, task.train.split, lang, dataset=task.train.dataset, limit=task.train.limit
+            sources = {
+                lang: self._source_rows(task, lang, cond.size, cell.condition) for lang in cond.languages
+            }
+            dev_language: str | None = None if cond.is_mix else cond.languages[0]
+            train, dev = (
+                sources[cond.languages[0]] if not cond.is_mix else self._mixed(task, sources, cell.condition)
             )
-            every_item = train.rows
-            train.rows = self._sized(train.rows, cond.size, task, lang, task.train.split, cell.condition)
-            dev = self._intermediate_dev(task, lang, train, every_item)
-            dev_language: str | None = lang
         else:
             hp = hyperparameters(task, self.plan.grid.training, model_spec)
             train = self._split_ref_rows(task, task.train)
@@ -384,6 +384,40 @@ class GridRunner:
             },
         )
         self._cell_finished(cell)
+
+    def _source_rows(
+        self, task: TaskSpec, lang: str, size: int | None, condition: str
+    ) -> tuple[RowSet, DevSplit | None]:
+        """An intermediate task's training items in one source language (``size`` of them) and its dev."""
+        assert task.train is not None
+        train = self._rows(task, task.train.split, lang, dataset=task.train.dataset, limit=task.train.limit)
+        every_item = train.rows
+        train.rows = self._sized(train.rows, size, task, lang, task.train.split, condition)
+        return train, self._intermediate_dev(task, lang, train, every_item)
+
+    def _mixed(
+        self, task: TaskSpec, sources: dict[str, tuple[RowSet, DevSplit | None]], condition: str
+    ) -> tuple[RowSet, DevSplit | None]:
+        """A multilingual mix (harness/training/source_mix.py) of the same items, and of their dev items."""
+        assert task.train is not None
+        what = f"{condition}: {task.name}"
+        train, counts = mix_rows(
+            {lang: rows for lang, (rows, _) in sources.items()},
+            {lang: f"{task.train.split}-{lang}-" for lang in sources},
+            what,
+        )
+        devs = {lang: dev for lang, (_, dev) in sources.items()}
+        if any(dev is None for dev in devs.values()):
+            return train, None
+        dev_split = task.dev.split if task.dev else task.train.split
+        dev_rows, dev_counts = mix_rows(
+            {lang: dev.rows for lang, dev in devs.items() if dev is not None},
+            {lang: f"{dev_split}-{lang}-" for lang in devs},
+            f"{what} dev",
+        )
+        shares = ", ".join(f"{lang} {n}" for lang, n in dev_counts.items())
+        log.info("%s: mixed %s training items; dev %s", what, counts, shares)
+        return train, DevSplit(dev_rows, f"multilingual mix of the dev items ({shares}): {dev_rows.origin}")
 
     def _intermediate_dev(
         self, task: TaskSpec, lang: str, train: RowSet, every_item: datasets.Dataset

@@ -136,7 +136,7 @@ def eval_checkpoint(
     pinned_now = name not in lock.entries
     if pinned_now:
         lineage = Lineage(
-            phase="intermediate" if cond.task else "base", task=cond.task, source_lang=cond.source_lang
+            phase="intermediate" if cond.task else "base", task=cond.task, source_lang=cond.record_lang
         )
         lock.pin(
             name,

@@ -297,7 +297,7 @@ def intermediate_refs(cond: IntermediateSpec, catalogue: Catalogue) -> list[Data
         for item in cond.tasks:
             refs += own_refs(catalogue.task(item.task), item.languages)
     elif cond.task is not None and cond.source_lang is not None:
-        refs += own_refs(catalogue.task(cond.task), [cond.source_lang])
+        refs += own_refs(catalogue.task(cond.task), cond.languages)
     return refs
 
 
@@ -306,7 +306,7 @@ def is_translate_train(cond: IntermediateSpec, target: str, catalogue: Catalogue
     if cond.tasks is not None:
         pairs = [(item.task, lang) for item in cond.tasks for lang in item.languages]
     else:
-        pairs = [(cond.task, cond.source_lang)] if cond.task and cond.source_lang else []
+        pairs = [(cond.task, lang) for lang in cond.languages] if cond.task else []
     return any(lang != "en" and target in catalogue.task(name).translate_train_of for name, lang in pairs)
 
 
