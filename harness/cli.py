@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render the static leaderboard")
     report.add_argument("--results", type=Path, default=Path("results"))
     report.add_argument("--out", type=Path, default=Path("leaderboards/site"))
+    pack = sub.add_parser("pack", help="a compact, committable copy of a results store (no predictions)")
+    pack.add_argument("--results", type=Path, default=Path("results"))
+    pack.add_argument("--out", type=Path, required=True, help="a new folder or an earlier pack")
 
     lock = sub.add_parser("lock", help="checkpoints.lock")
     lock_sub = lock.add_subparsers(dest="lock_command", required=True, parser_class=_Parser)
@@ -390,6 +393,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack(args: argparse.Namespace) -> int:
+    from harness.results.pack import pack_store
+
+    packed = pack_store(args.results, args.out)
+    console.print(
+        f"packed {packed.records} records ({packed.with_stats} with per-example statistics, "
+        f"{packed.stats_files} statistics files, {packed.training_files} training.json) "
+        f"into {args.out}: {packed.bytes / 1e6:.1f} MB",
+        markup=False,
+        soft_wrap=True,
+    )
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from harness.catalogue.names import checked_name
     from harness.runner.external import eval_checkpoint
@@ -514,6 +531,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("compare", None): cmd_compare,
     ("report", None): cmd_report,
     ("verdict", None): cmd_verdict,
+    ("pack", None): cmd_pack,
     ("lock", "verify"): cmd_lock_verify,
     ("lock", "add"): cmd_lock_add,
     ("score", None): cmd_score,

@@ -91,3 +91,8 @@ class Record(Open):
     provenance: dict[str, Any] = Field(default_factory=dict)
     # path of the per-example JSONL, relative to the results folder
     predictions: Annotated[str, AfterValidator(_inside_store)]
+    # packed stores only (harness pack): the per-example statistics file of the record's checkpoint,
+    # relative to the results folder; the record's entry in it is keyed by ``predictions``
+    example_stats: Annotated[str, AfterValidator(_inside_store)] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )

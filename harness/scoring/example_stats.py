@@ -14,7 +14,8 @@ over ALL its examples, exactly as the kind's ``score`` computes it (tested per k
   mined pairs compete for sentences).
 
 An unknown kind or metric, or a missing predictions file, gives ``None``: the caller then falls back
-to seed-level uncertainty.
+to seed-level uncertainty. A packed store (``harness pack``) keeps no predictions: its records point at
+the statistics computed here (``example_stats``), read back by ``packed_record_stats``.
 """
 
 from __future__ import annotations
@@ -209,5 +210,31 @@ def record_stats(root: Path, record: Record) -> ExampleStats | None:
     except (OSError, json.JSONDecodeError):
         return None
     if rows is None:
-        return None
+        return packed_record_stats(root, record)
     return stats_from_rows(record.task.kind, record.main_metric, rows)
+
+
+@functools.lru_cache(maxsize=16)
+def _packed_document(path: str, inode: int, mtime_ns: int, size: int) -> dict[str, Any]:
+    """One packed statistics file, parsed once per version of it (every record of a checkpoint reads it)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def packed_record_stats(root: Path, record: Record) -> ExampleStats | None:
+    """The statistics ``harness pack`` kept for ``record`` (layout: harness/results/pack.py), or None."""
+    if record.example_stats is None:
+        return None
+    path = Path(root) / record.example_stats
+    try:
+        info = path.stat()
+        document = _packed_document(str(path), info.st_ino, info.st_mtime_ns, info.st_size)
+        entry = document["records"][record.predictions]
+        ids = document["ids"][entry["ids"]]
+        metric = entry["metrics"][record.main_metric]
+        num = np.asarray(metric["num"], dtype=np.float64)
+        den = np.broadcast_to(np.asarray(metric["den"], dtype=np.float64), num.shape).copy()
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    if len(ids) != len(num):
+        return None
+    return ExampleStats(tuple(ids), num, den)

@@ -19,6 +19,7 @@ from harness.report.pages.format import local_href, slug, str_column, text
 from harness.report.pages.html import esc, estimate_cell, rows_markup
 from harness.report.pages.learning import read_training, training_view
 from harness.report.tables import language_key, pct
+from harness.results.pack import is_packed
 from harness.results.schema import Record
 from harness.scoring.export import export_xtreme, is_xtreme_test
 from harness.scoring.xtreme import XTREME_TASKS
@@ -26,6 +27,14 @@ from harness.scoring.xtreme import XTREME_TASKS
 EXPORTS = "exports"
 MAX_SCORE_ROWS = 400  # per checkpoint page; all of them are on the target pages and in data/scores.csv
 MAX_PREDICTION_LINKS = 600  # beyond this a checkpoint page links its records folder instead of every file
+
+
+def source_text(step: Any) -> str:
+    """A lineage step's source language; a multilingual mix names its languages: ``mul (de, fr, ru)``."""
+    languages = (step.model_extra or {}).get("languages")
+    if isinstance(languages, list) and languages:
+        return f"{text(step.source_lang)} ({', '.join(str(code) for code in languages)})"
+    return text(step.source_lang)
 
 
 def _setting(value: Any) -> str:
@@ -60,7 +69,7 @@ def _lineage(data: SiteData, rec: Record) -> list[dict[str, Any]]:
                 "phase": step.phase,
                 "name": step.name,
                 "task": text(step.task),
-                "source_lang": text(step.source_lang),
+                "source_lang": source_text(step),
                 "seed": text(step.seed),
                 "key": step.key,
                 "source": text(step.source or (entry.source if entry else None)),
@@ -86,7 +95,8 @@ def _export(data: SiteData, name: str, records: list[Record], written: list[Path
             (r.predictions for r in recs if not (data.results_root / r.predictions).is_file()), None
         )
         if absent is not None:
-            out.append({"seed": seed, "files": [], "reason": f"per-example predictions missing ({absent})"})
+            missing = "not kept in a packed store" if is_packed(data.results_root) else f"missing ({absent})"
+            out.append({"seed": seed, "files": [], "reason": f"per-example predictions {missing}"})
             continue
         try:
             files_written = export_xtreme([(r, data.store.predictions(r)) for r in recs], folder)
@@ -183,16 +193,20 @@ def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str
     frame = data.frame
     where = _slices(frame)
     xtreme, record_index = _xtreme_positions(frame), frame["record_index"].to_numpy()
+    packed = is_packed(data.results_root)  # no predictions to link: its per-example statistics instead
     for name in order:
         start, stop = where[name]
         mine: pd.DataFrame = frame.iloc[start:stop]
         meta = info.loc[name]
         seeds = sorted({int(s) for s in mine["seed"].unique().tolist()})
-        many = len(mine) > MAX_PREDICTION_LINKS
+        many = len(mine) > MAX_PREDICTION_LINKS and not packed
         folders = (
             sorted({p.rsplit("/", 1)[0] for p in str_column(mine["predictions"]).tolist()}) if many else []
         )
-        predictions = [] if many else _prediction_links(mine, seeds, links)
+        predictions = [] if many or packed else _prediction_links(mine, seeds, links)
+        stats_files = (
+            {data.records[i].example_stats for i in record_index[start:stop].tolist()} if packed else set()
+        )
         tasks = sorted(set(mine["task"].unique().tolist()))
         run_list = [
             (task, seed, runs[(name, task, seed)])
@@ -240,6 +254,8 @@ def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str
                 "predictions": predictions,
                 "n_prediction_files": len(mine),
                 "prediction_folders": [{"name": f, "href": links(f) + "/"} for f in folders],
+                "packed": packed,
+                "packed_stats": [{"name": f, "href": links(f)} for f in sorted(stats_files - {None})],
                 "exports": exports,
                 "has_xtreme": bool(exports),
             }
@@ -269,7 +285,7 @@ class _Trainings:
             step = next((s for s in rec.checkpoint.lineage if s.phase == "intermediate"), None)
             if step is None or step.key in views:
                 continue
-            title = f"{text(step.task)} in {text(step.source_lang)}, seed {rec.seed}"
+            title = f"{text(step.task)} in {source_text(step)}, seed {rec.seed}"
             views[step.key] = training_view(self._training(step.key), learning, title)
         return list(views.values())
 
