@@ -6,7 +6,7 @@ TORCH_PIN ?= torch==2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install browser demo test test-fast lint bench clean
+.PHONY: install browser demo study test test-fast lint bench clean
 
 $(BIN)/harness: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ demo: install
 	$(BIN)/harness run tasks/grids/default.yaml --results results
 	$(BIN)/harness summary --results results
 	$(BIN)/harness report --results results --out leaderboards/site
+
+# The CPU study (tasks/grids/cpu-study.yaml, about 1.5 h on 2 cores): its full store stays in the harness
+# cache, where a re-run resumes it; the compact results and the site are what leaderboards/cpu-study/ commits.
+STUDY_RESULTS ?= $(or $(HARNESS_CACHE),$(HOME)/.cache/harness)/studies/cpu-study/results
+study: install
+	$(BIN)/harness run tasks/grids/cpu-study.yaml --results "$(STUDY_RESULTS)"
+	$(BIN)/harness pack --results "$(STUDY_RESULTS)" --out leaderboards/cpu-study/results
+	$(BIN)/harness report --results leaderboards/cpu-study/results --out leaderboards/cpu-study/site
+	$(BIN)/harness verdict --results leaderboards/cpu-study/results
 
 test: install browser
 	$(BIN)/python -m pytest -q
