@@ -41,6 +41,8 @@ study: install
 	$(BIN)/harness run tasks/grids/cpu-study.yaml --results "$(STUDY_RESULTS)"
 	$(BIN)/harness pack --results "$(STUDY_RESULTS)" --out leaderboards/cpu-study/results
 	$(BIN)/harness report --results leaderboards/cpu-study/results --out leaderboards/cpu-study/site
+	$(BIN)/harness verdict --json --results leaderboards/cpu-study/results > leaderboards/cpu-study/verdict.json.tmp
+	mv leaderboards/cpu-study/verdict.json.tmp leaderboards/cpu-study/verdict.json
 	$(BIN)/harness verdict --results leaderboards/cpu-study/results
 
 test: install browser
