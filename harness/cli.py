@@ -408,22 +408,25 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from harness.catalogue.names import checked_name
     from harness.runner.external import eval_checkpoint
+    from harness.runner.progress import CellProgress
 
     checked_name(args.name, field="--name")
 
-    run = eval_checkpoint(
-        args.checkpoint,
-        args.name,
-        grid=args.grid,
-        results=args.results,
-        lock_path=args.lock,
-        out=args.out,
-        catalogue=_catalogue(args),
-        intermediate=args.intermediate,
-        source_lang=args.source_lang,
-        source_type=args.source_type,
-        allow_pickle=args.allow_pickle,
-    )
+    with CellProgress(console) as progress:
+        run = eval_checkpoint(
+            args.checkpoint,
+            args.name,
+            grid=args.grid,
+            results=args.results,
+            lock_path=args.lock,
+            out=args.out,
+            catalogue=_catalogue(args),
+            intermediate=args.intermediate,
+            source_lang=args.source_lang,
+            source_type=args.source_type,
+            allow_pickle=args.allow_pickle,
+            progress=progress,
+        )
     pin = "pinned" if run.pinned_now else "matches its pin"
     console.print(
         f"{run.name} ({pin} in {args.lock}): {len(run.report.ran)} cells ran, {len(run.report.skipped)} already "

@@ -72,7 +72,7 @@ def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = Non
     tasks = per_task(records)
     demo = set(tasks.loc[tasks["demo_split"].astype(bool), "task"])
     columns = [
-        Column("#", "int"),
+        Column("rank", "int", header="#"),
         Column("checkpoint", "text", label=True),
         *[Column(t, header=f"{t}{' †' if t in demo else ''}") for t in targets],
         Column("average", style="bold"),
@@ -183,7 +183,7 @@ def learning_spec(records: Sequence[Record]) -> SummaryTable | None:
         Column("condition", "text", label=True),
         Column("task", "text"),
         Column("src", "text"),
-        Column("dev score [CI]", "interval"),
+        Column("dev score", "interval", header="dev score [CI]"),
         Column("baseline"),
         Column("status", "text"),
     ]
