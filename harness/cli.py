@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summary", help="rich tables of the results store")
     summary.add_argument("--results", type=Path, default=Path("results"))
+    summary.add_argument(
+        "--format", choices=("rich", "markdown", "json", "csv"), default="rich", help="default: rich tables"
+    )
 
     compare = sub.add_parser("compare", help="paired comparison of two checkpoints with CIs and p-values")
     compare.add_argument("a", help="checkpoint name (A in A − B)")
@@ -281,24 +284,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from harness.models.lockfile import Lock
     from harness.results.store import ResultsStore
     from harness.runner.execute import GridRunner
     from harness.runner.executor import make_executor
+    from harness.runner.progress import CellProgress
 
     executor = make_executor(args.executor)
     catalogue, plan = _plan(args, pin=True)
     store = ResultsStore(args.results)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    with CellProgress(console) as progress:
         runner = GridRunner(
             plan,
             catalogue,
@@ -321,16 +316,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from harness.report.summary import print_summary
+    from harness.report.summary import print_summary, render_summary, summary_items
     from harness.results.locate import require_store
     from harness.results.store import ResultsStore
     from harness.scoring.derived import write_derived
 
     store = ResultsStore(require_store(args.results))
     records = store.records()
-    print_summary(records, console, store)
+    if args.format == "rich":
+        print_summary(records, console, store)
+    else:
+        sys.stdout.write(render_summary(summary_items(records, store), args.format))
     if records and not write_derived(store):
-        console.print(
+        (console if args.format == "rich" else Console(stderr=True)).print(
             f"{store.root} is read-only: derived/ not updated", style="dim", markup=False, soft_wrap=True
         )
     return 0
@@ -410,22 +408,25 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from harness.catalogue.names import checked_name
     from harness.runner.external import eval_checkpoint
+    from harness.runner.progress import CellProgress
 
     checked_name(args.name, field="--name")
 
-    run = eval_checkpoint(
-        args.checkpoint,
-        args.name,
-        grid=args.grid,
-        results=args.results,
-        lock_path=args.lock,
-        out=args.out,
-        catalogue=_catalogue(args),
-        intermediate=args.intermediate,
-        source_lang=args.source_lang,
-        source_type=args.source_type,
-        allow_pickle=args.allow_pickle,
-    )
+    with CellProgress(console) as progress:
+        run = eval_checkpoint(
+            args.checkpoint,
+            args.name,
+            grid=args.grid,
+            results=args.results,
+            lock_path=args.lock,
+            out=args.out,
+            catalogue=_catalogue(args),
+            intermediate=args.intermediate,
+            source_lang=args.source_lang,
+            source_type=args.source_type,
+            allow_pickle=args.allow_pickle,
+            progress=progress,
+        )
     pin = "pinned" if run.pinned_now else "matches its pin"
     console.print(
         f"{run.name} ({pin} in {args.lock}): {len(run.report.ran)} cells ran, {len(run.report.skipped)} already "

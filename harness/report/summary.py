@@ -1,18 +1,31 @@
-"""The terminal summary (rich): the leaderboard, one per-language table per task and split, the
-robustness tables, the English vs non-English contrast table and the verdict; and ``harness compare``."""
+"""The terminal summary: the leaderboard, one per-language table per task and split, the robustness
+tables, the English vs non-English contrast table and the verdict (as rich tables fitted to the terminal,
+markdown, JSON or CSV: see ``table_formats``); and ``harness compare``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from harness.report.contrast import PAIR_KEYS, contrast_table, gap_contrast_table, per_target, verdict
+from harness.report.table_formats import (
+    Ci,
+    Column,
+    Item,
+    Note,
+    SummaryTable,
+    fitted,
+    print_rich,
+    to_csv,
+    to_json,
+    to_markdown,
+)
 from harness.report.tables import (
     language_order,
     leaderboard,
@@ -27,8 +40,12 @@ from harness.results.store import ResultsStore
 from harness.scoring.bootstrap import DEFAULT_BOOT
 from harness.scoring.robustness import robustness_summary, robustness_table
 
+SummaryFormat = Literal["rich", "markdown", "json", "csv"]
+FORMATS: tuple[SummaryFormat, ...] = ("rich", "markdown", "json", "csv")
 EMPTY_MESSAGE = "The results store is empty: there are no records to summarise yet (run a grid first)."
 DEMO_NOTE = "demo split: a shipped sample, not the official test set"
+CI_CAPTION = "± = half-width of the 95 % bootstrap CI (examples and seeds); no ± = no CI (one seed, no per-example file)"
+NO_ROBUSTNESS = "Robustness: no target has both an in-domain and a domain-shifted split scored yet."
 
 
 def _text(value: object) -> Text:
@@ -37,7 +54,12 @@ def _text(value: object) -> Text:
     return Text("—" if missing else str(value))
 
 
-def leaderboard_table(records: Sequence[Record], store: ResultsStore | None = None) -> Table:
+def _ci(row: dict, value: str, low: str, high: str) -> Ci:
+    return Ci(row.get(value), row.get(low), row.get(high))
+
+
+# ---- the tables --------------------------------------------------------------------------------------
+def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = None) -> SummaryTable:
     """Rows by average; ``#`` is the paired-test rank the site shows (ties share it), not the position."""
     from harness.report.pages.ranking import adjacent_p_values, paired_ranks
     from harness.scoring.stats_tables import cells_of
@@ -49,30 +71,40 @@ def leaderboard_table(records: Sequence[Record], store: ResultsStore | None = No
     targets = leaderboard_targets(board)
     tasks = per_task(records)
     demo = set(tasks.loc[tasks["demo_split"].astype(bool), "task"])
-    table = Table(
-        title="Leaderboard — in-domain task score (%), mean over languages incl. English",
+    columns = [
+        Column("rank", "int", header="#"),
+        Column("checkpoint", "text", label=True),
+        *[Column(t, header=f"{t}{' †' if t in demo else ''}") for t in targets],
+        Column("average", style="bold"),
+        *[
+            Column(name, "text", header=header)
+            for name, header in (
+                ("model", None),
+                ("intermediate_task", "intermediate task"),
+                ("source_lang", "source"),
+                ("source_type", "source type"),
+                ("frozen_embeddings", "frozen emb."),
+            )
+        ],
+    ]
+    rows = [
+        [
+            rank,
+            values["checkpoint"],
+            *[values[t] for t in targets],
+            values["average"],
+            *[values[k] for k in ("model", "intermediate_task", "source_lang", "source_type")],
+            "yes" if values["frozen_embeddings"] else "no",
+        ]
+        for rank, values in zip(ranks, board.to_dict("records"), strict=True)
+    ]
+    return SummaryTable(
+        "leaderboard",
+        "Leaderboard — in-domain task score (%), mean over languages incl. English",
+        columns,
+        rows,
         caption=f"† {DEMO_NOTE}" if demo & set(targets) else None,
     )
-    table.add_column("#", justify="right")
-    table.add_column("checkpoint", no_wrap=True)
-    for header in ("model", "intermediate task", "source", "source type", "frozen emb."):
-        table.add_column(header)
-    for target in targets:
-        table.add_column(f"{target}{' †' if target in demo else ''}", justify="right")
-    table.add_column("average", justify="right", style="bold")
-    for rank, values in zip(ranks, board.to_dict("records"), strict=True):
-        table.add_row(
-            "—" if rank is None else str(rank),
-            _text(values["checkpoint"]),
-            _text(values["model"]),
-            _text(values["intermediate_task"]),
-            _text(values["source_lang"]),
-            _text(values["source_type"]),
-            "yes" if values["frozen_embeddings"] else "no",
-            *[pct(values[t]) for t in targets],
-            pct(values["average"]),
-        )
-    return table
 
 
 def _split_title(task_rows: pd.DataFrame) -> str:
@@ -84,36 +116,32 @@ def _split_title(task_rows: pd.DataFrame) -> str:
     return title
 
 
-def language_table(langs: pd.DataFrame, tasks: pd.DataFrame) -> Table:
-    """Checkpoints as rows, languages as columns, the task mean first and the trivial baseline last."""
+def language_spec(langs: pd.DataFrame, tasks: pd.DataFrame) -> SummaryTable:
+    """Checkpoints as rows, languages as columns, the task mean first; the trivial baseline and the
+    number of examples below a rule."""
     languages = language_order(langs["language"])
-    table = Table(title=_split_title(tasks))
-    table.add_column("checkpoint", no_wrap=True)
-    table.add_column("mean", justify="right", style="bold")
-    for lang in languages:
-        table.add_column(lang, justify="right")
+    rows: list[list] = []
     for checkpoint in sorted(tasks["checkpoint"]):
-        cells = langs[langs["checkpoint"] == checkpoint].set_index("language")["score"]
+        scores = langs[langs["checkpoint"] == checkpoint].set_index("language")["score"]
         mean = tasks.loc[tasks["checkpoint"] == checkpoint, "score"].iloc[0]
-        table.add_row(_text(checkpoint), pct(mean), *[pct(cells.get(lang)) for lang in languages])
+        rows.append([checkpoint, mean, *[scores.get(lang) for lang in languages]])
     baseline = langs.groupby("language")["baseline"].mean()
     name = tasks["baseline_name"].dropna()
-    label = f"baseline: {name.iloc[0]}" if len(name) else "baseline"
-    table.add_section()
-    table.add_row(
-        Text(label, style="italic dim"),
-        pct(tasks["baseline"].mean()),
-        *[pct(baseline.get(lang)) for lang in languages],
-        style="dim",
+    rows.append(
+        [
+            Text(f"baseline: {name.iloc[0]}" if len(name) else "baseline", style="italic dim"),
+            tasks["baseline"].mean(),
+            *[baseline.get(lang) for lang in languages],
+        ]
     )
     n_examples = langs.groupby("language")["n_examples"].max()
-    table.add_row(
-        Text("n examples", style="dim"),
-        "",
-        *[str(int(n_examples[lang])) if lang in n_examples else "—" for lang in languages],
-        style="dim",
-    )
-    return table
+    counts = [int(n_examples[lang]) if lang in n_examples else None for lang in languages]
+    rows.append(["n examples", None, *counts])
+    first = tasks.iloc[0]
+    columns = [Column("checkpoint", "text", label=True), Column("mean", style="bold")]
+    columns += [Column(lang) for lang in languages]
+    name = f"{first['task']} · {first['split']}"
+    return SummaryTable(name, _split_title(tasks), columns, rows, reference_rows=2)
 
 
 STATUS_STYLE = {
@@ -122,14 +150,6 @@ STATUS_STYLE = {
     "unknown": ("unknown", "dim"),
     "not-trained": ("not trained", "dim"),
 }
-
-
-def _ci_text(value: float | None, low: float | None, high: float | None) -> str:
-    if value is None:
-        return "—"
-    if low is None or high is None:
-        return pct(value)
-    return f"{pct(value)} [{pct(low)}, {pct(high)}]"
 
 
 def learning_rows(records: Sequence[Record]) -> list[dict]:
@@ -153,35 +173,216 @@ def learning_rows(records: Sequence[Record]) -> list[dict]:
     return [rows[key] for key in sorted(rows)]
 
 
-def learning_table(records: Sequence[Record]) -> Table | None:
+def learning_spec(records: Sequence[Record]) -> SummaryTable | None:
     """Intermediate training: the dev score [95 % CI] beside the trivial baseline, and whether it learned
-    (the CI's lower bound above the baseline); "did not learn" in red. Fits 80 columns."""
+    (the CI's lower bound above the baseline); "did not learn" in red."""
     rows = learning_rows(records)
     if not rows:
         return None
-    table = Table(
-        title="Intermediate training — dev score [95 % CI] vs the trivial baseline (%)",
-        caption="learned: the CI's lower bound is above the baseline",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    table.add_column("condition", overflow="fold")
-    table.add_column("task", no_wrap=True, overflow="ellipsis")
-    table.add_column("src", no_wrap=True)
-    table.add_column("dev score [CI]", justify="right", no_wrap=True)
-    table.add_column("baseline", justify="right")
-    table.add_column("status", no_wrap=True)
+    columns = [
+        Column("condition", "text", label=True),
+        Column("task", "text"),
+        Column("src", "text"),
+        Column("dev score", "interval", header="dev score [CI]"),
+        Column("baseline"),
+        Column("status", "text"),
+    ]
+    body = []
     for row in rows:
         label, style = STATUS_STYLE.get(str(row["status"]), (str(row["status"]), ""))
-        table.add_row(
-            _text(row["condition"]),
-            _text(row["task"]),
-            _text(row["source"]),
-            _ci_text(row["dev_score"], row["dev_low"], row["dev_high"]),
-            pct(row["baseline"]),
-            Text(label, style=style),
+        body.append(
+            [
+                row["condition"],
+                row["task"],
+                row["source"],
+                _ci(row, "dev_score", "dev_low", "dev_high"),
+                row["baseline"],
+                Text(label, style=style),
+            ]
         )
-    return table
+    return SummaryTable(
+        "intermediate training",
+        "Intermediate training — dev score [95 % CI] vs the trivial baseline (%)",
+        columns,
+        body,
+        caption="learned: the CI's lower bound is above the baseline",
+        compact=True,
+    )
+
+
+def robustness_overview_spec(summary: pd.DataFrame) -> SummaryTable:
+    """Checkpoints × targets: the mean shifted-domain gap ± CI, then over all targets and the worst domain."""
+    targets = sorted({str(t) for t in summary["task"] if t != "all"})
+    columns = [Column("checkpoint", "text", label=True)]
+    columns += [Column(t, "signed_pm") for t in [*targets, "all targets"]]
+    columns += [Column("worst domain", "text"), Column("worst gap", "signed")]
+    rows = []
+    for checkpoint, group in summary.groupby("checkpoint", sort=True):
+        by_task = {str(row["task"]): row for row in group.to_dict("records")}
+        gaps = [
+            _ci(by_task[t], "mean_gap", "gap_low", "gap_high") if t in by_task else None
+            for t in [*targets, "all"]
+        ]
+        overall = by_task.get("all", {})
+        rows.append([checkpoint, *gaps, overall.get("worst_domain"), overall.get("worst_gap")])
+    return SummaryTable(
+        "robustness",
+        "Robustness — mean shifted-domain gap (shifted − in-domain, points)",
+        columns,
+        rows,
+        caption=CI_CAPTION,
+    )
+
+
+def robustness_target_spec(task: str, rows: pd.DataFrame, summary: pd.DataFrame) -> SummaryTable:
+    """One target: per checkpoint the in-domain score, the score per shifted domain, gap ± CI, worst domain."""
+    usable = rows[np.isfinite(rows["gap"].to_numpy(dtype=float))]
+    domains = sorted({str(d) for d in usable["domain"]})
+    columns = [Column("checkpoint", "text", label=True), Column("in-domain")]
+    columns += [Column(d) for d in domains]
+    columns += [
+        Column("gap", "signed_pm"),
+        Column("rel. drop"),
+        Column("worst domain", "text"),
+        Column("langs", "int"),
+    ]
+    info = {str(r["checkpoint"]): r for r in summary[summary["task"] == task].to_dict("records")}
+    body = []
+    for checkpoint, group in usable.groupby("checkpoint", sort=True):
+        shifted = group.groupby("domain")["shifted_score"].mean()
+        s = info.get(str(checkpoint), {})
+        body.append(
+            [
+                checkpoint,
+                group.drop_duplicates("language")["in_domain_score"].mean(),
+                *[shifted.get(d) for d in domains],
+                _ci(s, "mean_gap", "gap_low", "gap_high") if s else None,
+                s.get("mean_relative_drop"),
+                s.get("worst_domain"),
+                int(group["language"].nunique()),
+            ]
+        )
+    return SummaryTable(
+        f"robustness · {task}",
+        f"{task} — in-domain vs shifted (%), mean over the languages scored on both",
+        columns,
+        body,
+        caption=CI_CAPTION,
+    )
+
+
+def contrast_spec(contrast: pd.DataFrame, gap_contrast: pd.DataFrame) -> SummaryTable:
+    """Per intermediate task × target × pair: in-domain diff ± CI and p, gap diff ± CI and p."""
+    home = per_target(contrast, "diff", PAIR_KEYS)
+    gaps = per_target(gap_contrast, "gap_diff", PAIR_KEYS)
+    merged = home.merge(gaps, on=PAIR_KEYS, how="outer", suffixes=("", "_gap")).sort_values(PAIR_KEYS)
+    columns = [
+        Column("intermediate task", "text", label=True),
+        Column("target", "text", label=True),
+        Column("non-English − English", "text", label=True),
+        Column("in-domain diff", "signed_pm"),
+        Column("in-domain p", "p", header="p"),
+        Column("gap diff", "signed_pm"),
+        Column("gap p", "p", header="p"),
+    ]
+    rows = [
+        [
+            row["intermediate_task"],
+            row["task"],
+            f"{row['non_english']} − {row['english']}",
+            _ci(row, "value", "low", "high"),
+            row.get("p_value"),
+            _ci(row, "value_gap", "low_gap", "high_gap"),
+            row.get("p_value_gap"),
+        ]
+        for row in merged.to_dict("records")
+    ]
+    return SummaryTable(
+        "contrast",
+        "English vs non-English intermediate sources — paired differences (non-English − English, points)",
+        columns,
+        rows,
+        caption="in-domain: mean over languages; gap diff: difference of shifted − in-domain gaps (> 0: the "
+        "non-English source loses less under the shift). " + CI_CAPTION,
+    )
+
+
+def unavailable_spec(entries: list[dict]) -> SummaryTable | None:
+    """The declared splits whose data is not on this machine: listed, never scored as 0 or dropped."""
+    if not entries:
+        return None
+    columns = [Column("task", "text", label=True), Column("split", "text", label=True)]
+    columns += [Column(name, "text") for name in ("domain", "languages", "expected")]
+    rows = []
+    for (task, split), group in pd.DataFrame(entries).groupby(["task", "split"], sort=True):
+        first = group.iloc[0]
+        expected = sorted({str(e) for e in group["expected"]})
+        rows.append(
+            [
+                task,
+                split,
+                f"{first['domain']}{'' if first['in_domain'] else ', shifted'}",
+                ", ".join(language_order(group["language"])),
+                expected[0] + (f" (+{len(expected) - 1} more)" if len(expected) > 1 else ""),
+            ]
+        )
+    return SummaryTable(
+        "not available",
+        "Not available on this machine — declared splits that were not scored (never counted as 0)",
+        columns,
+        rows,
+    )
+
+
+# ---- the summary ---------------------------------------------------------------------------------------
+def summary_items(
+    records: Sequence[Record], store: ResultsStore | None = None, n_boot: int = DEFAULT_BOOT
+) -> list[Item]:
+    """Every table and the verdict, in the order they are shown; one note when there is nothing."""
+    if not records:
+        return [Note(EMPTY_MESSAGE, style="bold yellow")]
+    items: list[Item] = [leaderboard_spec(records, store)]
+    training = learning_spec(records)
+    if training is not None:
+        items.append(training)
+    langs = per_language(records)
+    tasks = per_task(records)
+    for task, split in task_splits(tasks):
+        items.append(
+            language_spec(
+                langs[(langs["task"] == task) & (langs["split"] == split)],
+                tasks[(tasks["task"] == task) & (tasks["split"] == split)],
+            )
+        )
+    return items + statistics_items(store, records, n_boot)
+
+
+def statistics_items(store: ResultsStore | None, records: Sequence[Record], n_boot: int) -> list[Item]:
+    """The robustness tables, the splits not available here, the contrast table and the verdict."""
+    items: list[Item] = []
+    robustness = robustness_table(store, records, n_boot)
+    summary = robustness_summary(robustness)
+    if len(summary):
+        items.append(robustness_overview_spec(summary))
+        for task, rows in robustness.groupby("task", sort=True):
+            items.append(robustness_target_spec(str(task), rows, summary))
+    else:
+        items.append(Note(NO_ROBUSTNESS))
+    missing = unavailable_spec(store.unavailable()) if store is not None else None
+    if missing is not None:
+        items.append(missing)
+    contrast = contrast_table(store, records, n_boot)
+    gap_contrast = gap_contrast_table(store, records, n_boot)
+    if len(contrast) and contrast["english"].notna().any():
+        items.append(contrast_spec(contrast, gap_contrast))
+    items.append(Note(verdict(contrast, gap_contrast), lead="Verdict: ", name="verdict"))
+    return items
+
+
+def render_summary(items: Sequence[Item], fmt: SummaryFormat) -> str:
+    """The summary as markdown, JSON or CSV text (rich goes straight to a console: ``print_rich``)."""
+    writers = {"markdown": to_markdown, "json": to_json, "csv": to_csv}
+    return writers[fmt](items)
 
 
 def print_summary(
@@ -191,33 +392,22 @@ def print_summary(
     n_boot: int = DEFAULT_BOOT,
 ) -> None:
     """The leaderboard, per task and split a per-language table, then the robustness and contrast
-    tables and the verdict (CIs from ``store``'s per-example predictions when given, else from seeds);
-    a clear line when there is nothing."""
-    if not records:
-        console.print(Text(EMPTY_MESSAGE, style="bold yellow"))
-        return
-    console.print(leaderboard_table(records, store))
-    training = learning_table(records)
-    if training is not None:
-        console.print()
-        console.print(training)
-    langs = per_language(records)
-    tasks = per_task(records)
-    for task, split in task_splits(tasks):
-        console.print()
-        console.print(
-            language_table(
-                langs[(langs["task"] == task) & (langs["split"] == split)],
-                tasks[(tasks["task"] == task) & (tasks["split"] == split)],
-            )
-        )
-    print_statistics(store, records, console, n_boot)
+    tables and the verdict (CIs from ``store``'s per-example predictions when given, else from seeds),
+    each fitted to the console's width; a clear line when there is nothing."""
+    print_rich(summary_items(records, store, n_boot), console)
 
 
-# ---- statistics: robustness, contrast, compare -----------------------------------------------------
-CI_CAPTION = "± = half-width of the 95 % bootstrap CI (examples and seeds); no ± = no CI (one seed, no per-example file)"
+def leaderboard_table(records: Sequence[Record], store: ResultsStore | None = None) -> Table:
+    """The leaderboard as one rich table, however wide."""
+    return fitted(leaderboard_spec(records, store), 10_000, Console(width=10_000))[0]
 
 
+def learning_table(records: Sequence[Record]) -> Table | None:
+    spec = learning_spec(records)
+    return None if spec is None else fitted(spec, 10_000, Console(width=10_000))[0]
+
+
+# ---- compare -----------------------------------------------------------------------------------------
 def pm(value: float | None, low: float | None, high: float | None, signed: bool = False) -> str:
     """A fraction as a percentage ± the CI's half-width (in points)."""
     if value is None or not np.isfinite(float(value)):
@@ -232,141 +422,6 @@ def p_text(value: float | None) -> str:
     if value is None or not np.isfinite(float(value)):
         return "—"
     return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def robustness_overview(summary: pd.DataFrame) -> Table:
-    """Checkpoints × targets: the mean shifted-domain gap ± CI, then over all targets and the worst domain."""
-    targets = sorted({str(t) for t in summary["task"] if t != "all"})
-    table = Table(
-        title="Robustness — mean shifted-domain gap (shifted − in-domain, points)", caption=CI_CAPTION
-    )
-    table.add_column("checkpoint", no_wrap=True)
-    for target in targets:
-        table.add_column(target, justify="right")
-    for header in ("all targets", "worst domain"):
-        table.add_column(header, justify="right")
-    for checkpoint, rows in summary.groupby("checkpoint", sort=True):
-        by_task = rows.set_index("task")
-        cells = []
-        for target in targets:
-            row = by_task.loc[target] if target in by_task.index else None
-            cells.append(
-                "—" if row is None else pm(row["mean_gap"], row["gap_low"], row["gap_high"], signed=True)
-            )
-        overall = by_task.loc["all"] if "all" in by_task.index else None
-        cells.append(
-            "—" if overall is None else pm(overall["mean_gap"], overall["gap_low"], overall["gap_high"], True)
-        )
-        worst = "—" if overall is None else f"{overall['worst_domain']} ({100 * overall['worst_gap']:+.1f})"
-        table.add_row(_text(checkpoint), *cells, _text(worst))
-    return table
-
-
-def robustness_target_table(task: str, rows: pd.DataFrame, summary: pd.DataFrame) -> Table:
-    """One target: per checkpoint the in-domain score, the score per shifted domain, gap ± CI, worst domain."""
-    usable = rows[np.isfinite(rows["gap"].to_numpy(dtype=float))]
-    domains = sorted({str(d) for d in usable["domain"]})
-    table = Table(
-        title=f"{task} — in-domain vs shifted (%), mean over the languages scored on both", caption=CI_CAPTION
-    )
-    table.add_column("checkpoint", no_wrap=True)
-    table.add_column("in-domain", justify="right")
-    for domain in domains:
-        table.add_column(domain, justify="right")
-    for header in ("gap", "rel. drop", "worst domain", "langs"):
-        table.add_column(header, justify="right")
-    info = summary[summary["task"] == task].set_index("checkpoint")
-    for checkpoint, group in usable.groupby("checkpoint", sort=True):
-        shifted = group.groupby("domain")["shifted_score"].mean()
-        s = info.loc[checkpoint] if checkpoint in info.index else None
-        table.add_row(
-            _text(checkpoint),
-            pct(group.drop_duplicates("language")["in_domain_score"].mean()),
-            *[pct(shifted.get(d)) for d in domains],
-            "—" if s is None else pm(s["mean_gap"], s["gap_low"], s["gap_high"], signed=True),
-            "—" if s is None else pct(s["mean_relative_drop"]),
-            "—" if s is None else _text(s["worst_domain"]),
-            str(group["language"].nunique()),
-        )
-    return table
-
-
-def contrast_summary_table(contrast: pd.DataFrame, gap_contrast: pd.DataFrame) -> Table:
-    """Per intermediate task × target × pair: in-domain diff ± CI and p, gap diff ± CI and p."""
-    home = per_target(contrast, "diff", PAIR_KEYS)
-    gaps = per_target(gap_contrast, "gap_diff", PAIR_KEYS)
-    merged = home.merge(gaps, on=PAIR_KEYS, how="outer", suffixes=("", "_gap")).sort_values(PAIR_KEYS)
-    table = Table(
-        title="English vs non-English intermediate sources — paired differences (non-English − English, points)",
-        caption="in-domain: mean over languages; gap diff: difference of shifted − in-domain gaps (> 0: the "
-        "non-English source loses less under the shift). " + CI_CAPTION,
-    )
-    for header in ("intermediate task", "target", "non-English", "English"):
-        table.add_column(header, no_wrap=True)
-    for header in ("in-domain diff", "p", "gap diff", "p "):
-        table.add_column(header, justify="right")
-    for row in merged.to_dict("records"):
-        table.add_row(
-            _text(row["intermediate_task"]),
-            _text(row["task"]),
-            _text(row["non_english"]),
-            _text(row["english"]),
-            pm(row.get("value"), row.get("low"), row.get("high"), signed=True),
-            p_text(row.get("p_value")),
-            pm(row.get("value_gap"), row.get("low_gap"), row.get("high_gap"), signed=True),
-            p_text(row.get("p_value_gap")),
-        )
-    return table
-
-
-def unavailable_table(entries: list[dict]) -> Table | None:
-    """The declared splits whose data is not on this machine: listed, never scored as 0 or dropped."""
-    if not entries:
-        return None
-    table = Table(
-        title="Not available on this machine — declared splits that were not scored (never counted as 0)"
-    )
-    for header in ("task", "split", "domain", "languages", "expected"):
-        table.add_column(header)
-    frame = pd.DataFrame(entries)
-    for (task, split), group in frame.groupby(["task", "split"], sort=True):
-        first = group.iloc[0]
-        where = f"{first['domain']}{'' if first['in_domain'] else ', shifted'}"
-        languages = ", ".join(language_order(group["language"]))
-        expected = sorted({str(e) for e in group["expected"]})
-        shown = expected[0] + (f" (+{len(expected) - 1} more)" if len(expected) > 1 else "")
-        table.add_row(_text(task), _text(split), _text(where), _text(languages), _text(shown))
-    return table
-
-
-def print_statistics(
-    store: ResultsStore | None, records: Sequence[Record], console: Console, n_boot: int
-) -> None:
-    """The robustness tables, the contrast table and the verdict."""
-    robustness = robustness_table(store, records, n_boot)
-    summary = robustness_summary(robustness)
-    if len(summary):
-        console.print()
-        console.print(robustness_overview(summary))
-        for task, rows in robustness.groupby("task", sort=True):
-            console.print()
-            console.print(robustness_target_table(str(task), rows, summary))
-    else:
-        console.print()
-        console.print(
-            Text("Robustness: no target has both an in-domain and a domain-shifted split scored yet.")
-        )
-    missing = unavailable_table(store.unavailable()) if store is not None else None
-    if missing is not None:
-        console.print()
-        console.print(missing)
-    contrast = contrast_table(store, records, n_boot)
-    gap_contrast = gap_contrast_table(store, records, n_boot)
-    if len(contrast) and contrast["english"].notna().any():
-        console.print()
-        console.print(contrast_summary_table(contrast, gap_contrast))
-    console.print()
-    console.print(Text("Verdict: ", style="bold") + Text(verdict(contrast, gap_contrast)))
 
 
 def compare_table_view(rows: pd.DataFrame, a: str, b: str, *, per_language: bool) -> Table:

@@ -45,6 +45,7 @@ from harness.runner.environment import code_version, hardware
 from harness.runner.executor import Executor, LocalExecutor
 from harness.runner.plan import Cell, Plan, eval_limit, hyperparameters
 from harness.runner.precision import check_precision
+from harness.runner.progress import CellProgress
 from harness.training.dev_split import DevSplit, declared_dev, held_out_dev
 from harness.training.finetune import finetune
 from harness.training.learning import (
@@ -157,7 +158,7 @@ class GridRunner:
         executor: Executor | None = None,
         force: bool = False,
         only: str | None = None,
-        progress: Any = None,
+        progress: CellProgress | None = None,
     ) -> None:
         check_precision(plan.grid, plan.grid_path)  # before any cell: emulated bf16 is 7x slower
         check_only(plan, only)
@@ -219,10 +220,8 @@ class GridRunner:
         self.store.write_unavailable(self.plan.unavailable)  # declared splits without data: skipped, listed
         todo = self.needed_cells()
         self.report.skipped = [c.label for c in self.plan.cells if c not in todo and self.selected(c)]
-        task_id = self.progress.add_task("cells", total=len(todo)) if self.progress else None
-        self._advance = (
-            (lambda n=1: self.progress.advance(task_id, n)) if self.progress else (lambda n=1: None)
-        )
+        if self.progress is not None:
+            self.progress.start(len(todo))
         for phase in ("intermediate", "target"):
             wave = [c for c in todo if c.phase == phase]
             self.executor.map(self.train_cell, wave)
@@ -238,7 +237,8 @@ class GridRunner:
 
     def _cell_finished(self, cell: Cell) -> None:
         self.report.ran.append(cell.label)
-        self._advance()
+        if self.progress is not None:
+            self.progress.finished(cell.label)
         self._completed += 1
         if self._kill_after and self._completed >= self._kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -308,7 +308,12 @@ class GridRunner:
             parts, lambda: kind.features(rows.rows, tokenizer, task, max_length)
         )
 
+    def _cell_started(self, cell: Cell) -> None:
+        if self.progress is not None:
+            self.progress.started(cell.label)
+
     def train_cell(self, cell: Cell) -> None:
+        self._cell_started(cell)
         if cell.phase == "intermediate" and self.plan.condition(cell.condition).is_multitask:
             self.train_mixture_cell(cell)
             return
@@ -696,6 +701,7 @@ class GridRunner:
         train_rows: datasets.Dataset | None,
     ) -> None:
         for cell in cells:
+            self._cell_started(cell)
             started = time.perf_counter()
             split = task.split_named(cell.split or "")
             limit = eval_limit(split.limit, self.plan.grid.eval_limit)

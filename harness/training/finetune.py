@@ -149,7 +149,7 @@ def finetune(
             length_column_name="length",
             **_version_specific(hp),
             use_cpu=not torch.cuda.is_available(),
-            disable_tqdm=False,
+            disable_tqdm=True,  # the grid's progress display (harness.runner.progress) says enough
         )
         trainer = Trainer(
             model=model,
