@@ -32,7 +32,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks-dir", type=Path, default=None, help="tasks folder (default: ./tasks)")
+    parser.add_argument(
+        "--tasks-dir",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of task/grid YAMLs added after the built-in tasks and $HARNESS_TASKS; "
+        "its documents replace same-named ones (repeatable: the last folder wins)",
+    )
 
 
 def _exit_code_table() -> str:
@@ -73,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--source-lang", default=None, help="the language of that training data")
     ev.add_argument("--source-type", default=None, choices=["english", "translated", "native"])
     ev.add_argument(
-        "--grid", default="tasks/grids/default.yaml", help="the grid whose targets it is scored on"
+        "--grid", default="default", help="the grid (name or YAML path) whose targets it is scored on"
     )
     ev.add_argument("--results", type=Path, default=Path("results"))
     ev.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
@@ -200,8 +208,9 @@ def _quiet_libraries(debug: bool) -> None:
 
 def _catalogue(args: argparse.Namespace):
     from harness.catalogue.loader import Catalogue
+    from harness.resources import task_folders
 
-    return Catalogue.load(args.tasks_dir)
+    return Catalogue.load(task_folders(args.tasks_dir))
 
 
 def cmd_tasks_list(args: argparse.Namespace) -> int:
@@ -234,8 +243,9 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 
 def cmd_tasks_validate(args: argparse.Namespace) -> int:
     from harness.catalogue.validate import validate_paths
+    from harness.resources import task_folders
 
-    errors, checked = validate_paths(args.paths, args.tasks_dir)
+    errors, checked = validate_paths(args.paths, task_folders(args.tasks_dir))
     for error in errors:
         _error_line(error.render())
     if errors:

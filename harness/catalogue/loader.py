@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,22 +15,19 @@ from harness.catalogue.schema import GridSpec, GroupSpec, TaskSpec
 from harness.catalogue.yaml_lines import line_of, load_with_lines
 from harness.errors import HarnessError, ValidationErrors, did_you_mean
 from harness.kinds.registry import KINDS
+from harness.resources import builtin_data_dir, builtin_tasks_dir, resource_root, task_folders
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# the folder holding tasks/ and data/: a checkout's root (tests and benchmarks read it), else the package's copy
+REPO_ROOT = resource_root()
 
 
 def default_tasks_dir() -> Path:
-    env = os.environ.get("HARNESS_TASKS_DIR")
-    if env:
-        return Path(env)
-    if Path("tasks").is_dir():
-        return Path("tasks")
-    return REPO_ROOT / "tasks"
+    return builtin_tasks_dir()
 
 
 def default_data_dir() -> Path:
     env = os.environ.get("HARNESS_DATA_DIR")
-    return Path(env) if env else REPO_ROOT / "data"
+    return Path(env) if env else builtin_data_dir()
 
 
 @dataclass
@@ -222,47 +220,66 @@ def _is_fragment(path: Path) -> bool:
 
 @dataclass
 class Catalogue:
-    """Every task, group and grid under a tasks folder, by name."""
+    """Every task, group and grid under one or more tasks folders, by name.
 
-    root: Path
+    Folders are read in order; a later folder's document replaces an earlier one of the same name
+    (a user's folder overrides the built-in tasks), while a clash inside one folder is an error."""
+
+    folders: list[Path]
     tasks: dict[str, Loaded] = field(default_factory=dict)
     groups: dict[str, Loaded] = field(default_factory=dict)
     grids: dict[str, Loaded] = field(default_factory=dict)
 
+    @property
+    def root(self) -> Path:
+        return self.folders[0]
+
     @classmethod
-    def load(cls, root: Path | None = None) -> Catalogue:
-        root = root or default_tasks_dir()
-        if not root.is_dir():
-            raise HarnessError("tasks folder not found", file=root)
-        cat = cls(root)
+    def load(cls, root: Path | str | Sequence[Path] | None = None) -> Catalogue:
+        """One folder, several (later ones override), or by default the built-in folder, then
+        ``$HARNESS_TASKS``'s."""
+        if root is None:
+            folders = task_folders()
+        else:
+            folders = [Path(root)] if isinstance(root, (str, os.PathLike)) else [Path(r) for r in root]
+        for folder in folders:
+            if not folder.is_dir():
+                raise HarnessError("tasks folder not found", file=folder)
+        cat = cls(folders)
         errors: list[HarnessError] = []
-        for path in sorted(root.rglob("*.yaml")):
-            if _is_fragment(path):
-                continue
-            try:
-                cat.add(load_document(path))
-            except ValidationErrors as exc:
-                errors.extend(exc.errors)
-            except HarnessError as exc:
-                errors.append(exc)
+        for folder in folders:
+            defined_here: set[tuple[str, str]] = set()
+            for path in sorted(folder.rglob("*.yaml")):
+                if _is_fragment(path):
+                    continue
+                try:
+                    cat.add(load_document(path), defined_here)
+                except ValidationErrors as exc:
+                    errors.extend(exc.errors)
+                except HarnessError as exc:
+                    errors.append(exc)
         errors.extend(cat.cross_check())
         if errors:
             raise errors[0] if len(errors) == 1 else ValidationErrors(errors)
         return cat
 
-    def add(self, loaded: Loaded) -> None:
+    def add(self, loaded: Loaded, defined_here: set[tuple[str, str]] | None = None) -> None:
+        """Register a document; ``defined_here`` holds the (table, name)s its folder defined so far."""
         spec = loaded.spec
-        table, name = (
-            (self.tasks, spec.name)
+        kind, table, name = (
+            ("task", self.tasks, spec.name)
             if isinstance(spec, TaskSpec)
-            else (self.groups, spec.group)
+            else ("group", self.groups, spec.group)
             if isinstance(spec, GroupSpec)
-            else (self.grids, spec.name)
+            else ("grid", self.grids, spec.name)
         )
-        if name in table:
+        clash = name in table if defined_here is None else (kind, name) in defined_here
+        if clash:
             raise HarnessError(
                 f"name {name!r} is already defined in {table[name].path}", file=loaded.path, field="name"
             )
+        if defined_here is not None:
+            defined_here.add((kind, name))
         table[name] = loaded
 
     def cross_check(self) -> list[HarnessError]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from harness.catalogue.loader import Catalogue, _is_fragment, default_tasks_dir, load_document
+from harness.catalogue.loader import Catalogue, _is_fragment, load_document
 from harness.catalogue.schema import GridSpec, TaskSpec
 from harness.data.split_checks import static_problems
 from harness.errors import HarnessError, ValidationErrors
+from harness.resources import task_folders
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -20,10 +22,16 @@ def _files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def validate_paths(paths: list[Path], tasks_dir: Path | None = None) -> tuple[list[HarnessError], int]:
-    """Validate files (default: the whole tasks folder). Grids are also checked against the catalogue."""
-    root = tasks_dir or default_tasks_dir()
-    files = _files(paths or [root])
+def validate_paths(
+    paths: list[Path], tasks_dir: Path | Sequence[Path] | None = None
+) -> tuple[list[HarnessError], int]:
+    """Validate files (default: every tasks folder). Grids are also checked against the catalogue.
+
+    ``tasks_dir``: one folder, or the folders in override order (default: ``task_folders()``)."""
+    folders = (
+        task_folders() if tasks_dir is None else [tasks_dir] if isinstance(tasks_dir, Path) else tasks_dir
+    )
+    files = _files(paths or list(folders))
     errors: list[HarnessError] = []
     loaded = []
     for path in files:
@@ -41,7 +49,7 @@ def validate_paths(paths: list[Path], tasks_dir: Path | None = None) -> tuple[li
     grids = [item for item in loaded if isinstance(item.spec, GridSpec)]
     if grids or not paths:
         try:
-            catalogue = Catalogue.load(root)
+            catalogue = Catalogue.load(folders)
         except ValidationErrors as exc:
             catalogue = None
             errors.extend(e for e in exc.errors if e.render() not in {x.render() for x in errors})

@@ -21,7 +21,6 @@ from typing import Any
 import pandas as pd
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
-import harness
 from harness.report.pages.checkpoints import checkpoint_contexts
 from harness.report.pages.contrast import contrast_context
 from harness.report.pages.data import SiteData, gather
@@ -34,6 +33,7 @@ from harness.report.pages.tabular import frame_texts, table_json
 from harness.report.pages.targets import target_contexts
 from harness.report.site_safety import check_site_folder, claim_site_folder, prune_stale, write_manifest
 from harness.report.tables import DEMO_PROTOCOL, flat_frame, per_language_of
+from harness.resources import templates_dir as builtin_templates_dir
 from harness.results.atomic import atomic_write_text, dumps
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
@@ -45,7 +45,7 @@ RESULTS_SCORE_UNIT = SCORE_UNITS["per_language"]
 
 
 def default_templates_dir() -> Path:
-    return Path(harness.__file__).resolve().parents[1] / "leaderboards" / "templates"
+    return builtin_templates_dir().resolve()
 
 
 def make_environment(templates_dir: Path) -> Environment:

@@ -6,14 +6,16 @@ import os
 import platform
 import subprocess
 from functools import lru_cache
-from pathlib import Path
 
 import harness
+from harness.resources import checkout_root
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    root = Path(harness.__file__).resolve().parents[1]
+    root = checkout_root()
+    if root is None:  # an installed wheel: no git tree of ours around it
+        return harness.__version__
     try:
         sha = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],

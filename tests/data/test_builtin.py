@@ -339,3 +339,61 @@ def test_the_disk_copy_returns_exactly_what_a_fresh_parse_returns(
         assert [list(v) if isinstance(v, dict) else v for v in asdict(revived).values()] == [
             list(v) if isinstance(v, dict) else v for v in asdict(fresh).values()
         ]
+
+
+def _public_view() -> dict[str, tuple]:
+    """Everything a caller sees of every builtin source, in the order it is given (retrieval sources pair
+    other languages with English, so their 'en' is not loadable on its own)."""
+    return {
+        name: (
+            info.languages,
+            info.provenance,
+            [
+                load_builtin(name, lang, split)
+                for split in info.splits
+                for lang in info.languages
+                if not (info.kind == "retrieval" and lang == "en")
+            ],
+        )
+        for name, info in BUILTIN_SOURCES.items()
+    }
+
+
+def test_every_builtin_source_reads_the_same_from_the_disk_cache_as_from_a_fresh_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All sources through the public functions, languages and rows in order: the README's two commands in
+    either order (a demo fills the cache, a later test run reads it) must see the same tables."""
+    from harness.data import builtin
+
+    memoized = [f for f in vars(builtin).values() if callable(getattr(f, "cache_clear", None))]
+    assert memoized, "the parsed tables are memoized per process"
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
+    for f in memoized:
+        f.cache_clear()
+    fresh = _public_view()
+    cached = sorted(p.name.split("-")[0] for p in (tmp_path / "builtin").glob("*.json"))
+    assert len(cached) == len(BUILTIN_SOURCES), cached
+
+    def never_parse() -> None:
+        raise AssertionError("the second read must come from the disk copy")
+
+    disk_only = builtin._on_disk
+    monkeypatch.setattr(
+        builtin, "_on_disk", lambda name, dist, build, revive: disk_only(name, dist, never_parse, revive)
+    )
+    for f in memoized:
+        f.cache_clear()
+    try:
+        revived = _public_view()
+    finally:
+        for f in memoized:
+            f.cache_clear()
+    assert list(revived) == list(fresh)
+    for name in fresh:
+        assert revived[name][0] == fresh[name][0], f"{name}: language order"
+        assert revived[name][1] == fresh[name][1], f"{name}: provenance"
+        assert revived[name][2] == fresh[name][2], f"{name}: rows"
+        assert [list(row) for rows in revived[name][2] for row in rows] == [
+            list(row) for rows in fresh[name][2] for row in rows
+        ], f"{name}: column order"
