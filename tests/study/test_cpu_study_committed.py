@@ -57,7 +57,9 @@ def test_readme_states_the_verdict_of_the_committed_results(study_copy: Path) ->
     verdict = store_verdict(store, store.records())
     assert verdict.n_seeds >= 3 and verdict.n_pairs >= 8
     assert verdict.estimate is not None and verdict.ci[0] is not None and verdict.ci[1] is not None
-    stated = (REPO / "README.md").read_text(encoding="utf-8") + (STUDY / "README.md").read_text(encoding="utf-8")
+    stated = (REPO / "README.md").read_text(encoding="utf-8") + (STUDY / "README.md").read_text(
+        encoding="utf-8"
+    )
     points = [f"{100 * x:+.1f}".replace("-", "−") for x in (verdict.estimate, *verdict.ci)]
     for text in (*points, f"`{verdict.claim}`"):
         assert text in stated, f"README does not state {text!r} (the committed results' verdict)"
