@@ -50,9 +50,9 @@ from transformers import pipeline
 from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import TaskSpec
 from harness.data import loaders
+from harness.extras import materialize_embedded
 from harness.kinds.base import WORKERS_ENV, eval_workers
 from harness.kinds.classification import KIND
-from harness.models.embedded import materialize_embedded
 from harness.models.loading import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

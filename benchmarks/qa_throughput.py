@@ -49,9 +49,9 @@ from eval_throughput import PositionCounter, peak_rss_mib  # noqa: E402
 from harness.catalogue.loader import Catalogue  # noqa: E402
 from harness.catalogue.schema import TaskSpec  # noqa: E402
 from harness.data import loaders  # noqa: E402
+from harness.extras import materialize_embedded  # noqa: E402
 from harness.kinds.base import WORKERS_ENV, eval_workers  # noqa: E402
 from harness.kinds.extractive_qa import KIND  # noqa: E402
-from harness.models.embedded import materialize_embedded  # noqa: E402
 from harness.models.loading import load_tokenizer  # noqa: E402
 from harness.scoring.qa import normalizer_for  # noqa: E402
 

@@ -73,9 +73,9 @@ def plan_source(
         files = bucc_source_files(task, split=split, language=language, base_dir=base_dir, dataset=dataset)
         return SourcePlan("bucc", files, hashlib.sha256(_sha256_files(files).encode()).hexdigest())
     if dataset.format == "builtin":
-        from harness.data.builtin import BUILTIN_SOURCES
+        from harness.extras import builtin_provenance
 
-        version = BUILTIN_SOURCES[dataset.builtin].provenance if dataset.builtin in BUILTIN_SOURCES else ""
+        version = builtin_provenance(dataset.builtin or "")
         ident = hashlib.sha256(f"{dataset.builtin}|{version}|{split}|{language}".encode()).hexdigest()
         return SourcePlan("builtin", identity=ident)
     if dataset.path is not None:
@@ -216,7 +216,7 @@ def load_rows(
         fingerprint = hashlib.sha256(f"{plan.identity}|{limit}".encode()).hexdigest()
         return RowSet(task.name, split, language, rows, fingerprint, f"local:{plan.files[0].parent}")
     if plan.origin == "builtin":
-        from harness.data.builtin import load_builtin
+        from harness.extras import load_builtin
 
         rows = datasets.Dataset.from_list(load_builtin(dataset.builtin, language, split))
         origin = f"builtin:{dataset.builtin}"

@@ -95,7 +95,7 @@ def _label_map_problems(task: TaskSpec, split: EvalSplit) -> list[str]:
 def _builtin_language_problems(
     split: EvalSplit, languages: list[str], path: Path, lines: dict, i: int
 ) -> list[HarnessError]:
-    from harness.data.builtin import builtin_languages
+    from harness.extras import builtin_languages
 
     dataset = split.dataset
     name = dataset.builtin if dataset is not None else None

@@ -323,7 +323,7 @@ def _missing_reason(
     from harness.data.loaders import plan_source
 
     if dataset.format == "builtin":
-        from harness.data.builtin import builtin_languages
+        from harness.extras import builtin_languages
 
         try:
             languages = builtin_languages(dataset.builtin or "")

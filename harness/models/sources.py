@@ -1,4 +1,4 @@
-"""Where a base model's files come from: the embedded image, the hub, or a local folder."""
+"""Where a base model's files come from: the embedded image (the ``demo`` extra), the hub, or a local folder."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def parse_source(source: str) -> tuple[str, str, str | None]:
 def resolve_model(spec: ModelSpec, cache_dir: Path | None = None) -> ResolvedModel:
     scheme, ident, revision = parse_source(spec.source)
     if scheme == "embedded":
-        from harness.models.embedded import materialize_embedded
+        from harness.extras import materialize_embedded
 
         return ResolvedModel(materialize_embedded(ident, cache_dir), spec.source, None)
     if scheme == "hub":

@@ -304,7 +304,7 @@ class ConditionPlanner:
 
 # ---- row counts of local data, cached by data identity -----------------------------------------
 def _count_cache_path() -> Path:
-    from harness.models.embedded import default_cache_dir
+    from harness.cache_dir import default_cache_dir
 
     return default_cache_dir() / COUNT_CACHE
 

@@ -316,7 +316,7 @@ def is_allowed(grid: GridSpec, train: DataRef, scored: DataRef) -> bool:
 
 
 def default_cache_dir() -> Path:
-    from harness.models.embedded import default_cache_dir as harness_cache
+    from harness.cache_dir import default_cache_dir as harness_cache
 
     return harness_cache() / "leakage"
 

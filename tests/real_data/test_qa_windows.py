@@ -20,8 +20,8 @@ from transformers import AutoTokenizer
 
 from harness.catalogue.schema import DatasetSpec, TaskSpec
 from harness.data.formats import read_squad_json
+from harness.extras import materialize_embedded
 from harness.kinds.extractive_qa import KIND, gold_answers, span_text, token_span
-from harness.models.embedded import materialize_embedded
 from harness.scoring.qa import mlqa_evaluate, rows_to_articles, squad_evaluate
 
 pytestmark = pytest.mark.real_data

