@@ -139,11 +139,11 @@ GRID_KEYS = frozenset({"models", "targets", "intermediate", "seeds", "training",
 
 
 def document_model(data: dict[str, Any]) -> type[BaseModel]:
-    """Which schema a YAML mapping is written against, from its keys."""
-    if "group" in data:
-        return GroupSpec
+    """Which schema a YAML mapping is written against, from its keys (a grid may name its ``group``)."""
     if "kind" not in data and GRID_KEYS & data.keys():
         return GridSpec
+    if "group" in data:
+        return GroupSpec
     return TaskSpec
 
 
@@ -285,15 +285,36 @@ class Catalogue:
     def cross_check(self) -> list[HarnessError]:
         errors = []
         for loaded in self.groups.values():
-            for name in loaded.spec.tasks:
-                if name not in self.tasks and name not in self.groups:
-                    errors.append(
-                        HarnessError(
-                            f"group names unknown task {name!r}{did_you_mean(name, self.tasks)}",
-                            file=loaded.path,
-                            field="tasks",
-                        )
+            errors.extend(self._group_problems(loaded))
+        return errors
+
+    def _group_problems(self, loaded: Loaded) -> list[HarnessError]:
+        """A group's tasks must be tasks of the catalogue; under ``metric_rule: xtreme`` each must be an
+        XTREME task whose main metric is the one the official scorer averages."""
+        from harness.scoring.xtreme import official_main_metric
+
+        group: GroupSpec = loaded.spec  # type: ignore[assignment]
+        _, lines = load_with_lines(loaded.path)
+        errors = []
+        for i, name in enumerate(group.tasks):
+            where = {"file": loaded.path, "line": line_of(lines, ("tasks", i)), "field": f"tasks.{i}"}
+            if name not in self.tasks:
+                errors.append(HarnessError(f"group names {self._unknown_task(name)}", **where))
+                continue
+            if group.metric_rule != "xtreme":
+                continue
+            official = official_main_metric(name)
+            metric = self.task(name).metric
+            if official is None:
+                errors.append(HarnessError(f"metric_rule xtreme: {name!r} is not an XTREME task", **where))
+            elif metric != official:
+                errors.append(
+                    HarnessError(
+                        f"metric_rule xtreme: task {name!r} has main metric {metric!r}, but the official "
+                        f"scorer averages {official!r}",
+                        **where,
                     )
+                )
         return errors
 
     def task(self, name: str) -> TaskSpec:
@@ -351,6 +372,14 @@ class Catalogue:
                     line=line_of(lines, ("models", i, "source")),
                     field=f"models.{i}.source",
                 )
+        if grid.group is not None and grid.group not in self.groups:
+            raise HarnessError(
+                f"unknown group {grid.group!r}{did_you_mean(grid.group, self.groups)}",
+                file=path,
+                line=line_of(lines, ("group",)),
+                field="group",
+                allowed=sorted(self.groups),
+            )
         for i, name in enumerate(grid.targets):
             if name not in self.tasks:
                 raise HarnessError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from typing_extensions import TypedDict
 
 from harness.catalogue.languages import is_known_language
@@ -279,14 +279,50 @@ class TaskSpec(Strict):
         return self.main_metric or (self.metrics[0] if self.metrics else "accuracy")
 
 
-class GroupSpec(Strict):
-    """An aggregate over tasks: the mean of each task's score (the mean over its languages)."""
+GroupName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 
-    group: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+
+class GroupSpec(Strict):
+    """An aggregate over target tasks: the plain mean of the tasks' scores, each task's score being the
+    mean over its languages (English included) of its in-domain splits. With ``require_all`` the group
+    (and each subgroup) is scored only where every one of its tasks is; else over the tasks present.
+
+    ``subgroups`` are named subsets of ``tasks`` scored the same way (XTREME's classification, tagging,
+    qa, retrieval). ``metric_rule`` says what a task's score is: ``main_metric`` — the task's own main
+    metric; ``xtreme`` — the official evaluate.py's ``avg_metric`` (``harness.scoring.xtreme.task_score``:
+    QA (avg EM + avg F1) / 2, else avg F1, else avg accuracy), which the catalogue checks each task's
+    main metric against. ``title`` names the aggregate's column (default: the group's name)."""
+
+    group: GroupName
+    title: str = ""
     description: str = ""
     tasks: list[str] = Field(min_length=1)
     aggregate: Literal["mean"] = "mean"
     require_all: bool = True
+    metric_rule: Literal["main_metric", "xtreme"] = "main_metric"
+    subgroups: dict[GroupName, list[str]] = Field(default_factory=dict)
+
+    @field_validator("tasks")
+    @classmethod
+    def _distinct(cls, tasks: list[str]) -> list[str]:
+        if len(set(tasks)) != len(tasks):
+            raise ValueError(f"names are repeated: {tasks}")
+        return tasks
+
+    @field_validator("subgroups")
+    @classmethod
+    def _within(cls, subgroups: dict[str, list[str]], info: ValidationInfo) -> dict[str, list[str]]:
+        tasks = info.data.get("tasks", [])
+        for name, members in subgroups.items():
+            outside = [task for task in members if task not in tasks]
+            if not members or outside or len(set(members)) != len(members):
+                found = f" ({', '.join(map(repr, outside))} not among them)" if outside else ""
+                raise ValueError(f"{name}: must list distinct tasks of the group's 'tasks'{found}")
+        return subgroups
+
+    @property
+    def label(self) -> str:
+        return self.title or self.group
 
 
 class ModelSpec(Strict):
@@ -445,6 +481,9 @@ class GridSpec(Strict):
     allow_overlap: list[OverlapAllowance] = Field(default_factory=list)
     # the contrast's one confirmatory number (harness/report/verdict.py); all else is exploratory
     primary_endpoint: Literal["shifted_gap_difference", "in_domain_difference"] = "shifted_gap_difference"
+    # the group (tasks/targets/*.yaml) whose aggregate the summary and the site show and rank by; without
+    # one, the mean over the grid's targets. Not an input of any cell: it never changes a cell's key.
+    group: GroupName | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> GridSpec:

@@ -33,18 +33,21 @@ from harness.report.tables import (
     pct,
     per_language,
     per_task,
+    ranking_key,
     task_splits,
 )
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
 from harness.scoring.bootstrap import DEFAULT_BOOT
 from harness.scoring.robustness import robustness_summary, robustness_table
+from harness.scoring.stats_tables import OVERALL
 
 SummaryFormat = Literal["rich", "markdown", "json", "csv"]
 FORMATS: tuple[SummaryFormat, ...] = ("rich", "markdown", "json", "csv")
 EMPTY_MESSAGE = "The results store is empty: there are no records to summarise yet (run a grid first)."
 DEMO_NOTE = "demo split: a shipped sample, not the official test set"
 CI_CAPTION = "± = half-width of the 95 % bootstrap CI (examples and seeds); no ± = no CI (one seed, no per-example file)"
+GROUP_RULE = {True: ", shown only when all are scored", False: " that are scored"}
 NO_ROBUSTNESS = "Robustness: no target has both an in-domain and a domain-shifted split scored yet."
 
 
@@ -60,22 +63,31 @@ def _ci(row: dict, value: str, low: str, high: str) -> Ci:
 
 # ---- the tables --------------------------------------------------------------------------------------
 def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = None) -> SummaryTable:
-    """Rows by average; ``#`` is the paired-test rank the site shows (ties share it), not the position."""
+    """Rows by the grid's group aggregate when every row has it, else by average; ``#`` is the
+    paired-test rank the site shows (ties share it), not the position."""
     from harness.report.pages.ranking import adjacent_p_values, paired_ranks
-    from harness.scoring.stats_tables import cells_of
+    from harness.scoring.stats_tables import cells_of, grid_group
 
-    board = leaderboard(records)
+    group = grid_group(records)
+    board = leaderboard(records, group)
+    key = ranking_key(board)
     ordered = [str(c) for c in board["checkpoint"]]
     cells = cells_of(store, records, DEFAULT_BOOT)
-    ranks = paired_ranks(list(board["average"]), adjacent_p_values(cells, "average", ordered))
+    ranks = paired_ranks(list(board[key]), adjacent_p_values(cells, key, ordered, group))
     targets = leaderboard_targets(board)
+    aggregates = [OVERALL] * (group is not None) + ["average"]
     tasks = per_task(records)
     demo = set(tasks.loc[tasks["demo_split"].astype(bool), "task"])
     columns = [
         Column("rank", "int", header="#"),
         Column("checkpoint", "text", label=True),
         *[Column(t, header=f"{t}{' †' if t in demo else ''}") for t in targets],
-        Column("average", style="bold"),
+        *[
+            Column(
+                name, style="bold" if name == key else None, header=group.label if name == OVERALL else None
+            )
+            for name in aggregates
+        ],
         *[
             Column(name, "text", header=header)
             for name, header in (
@@ -92,18 +104,23 @@ def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = Non
             rank,
             values["checkpoint"],
             *[values[t] for t in targets],
-            values["average"],
+            *[values[name] for name in aggregates],
             *[values[k] for k in ("model", "intermediate_task", "source_lang", "source_type")],
             "yes" if values["frozen_embeddings"] else "no",
         ]
         for rank, values in zip(ranks, board.to_dict("records"), strict=True)
     ]
+    notes = [f"† {DEMO_NOTE}"] * bool(demo & set(targets))
+    if group is not None:
+        notes.append(
+            f"{group.label}: the mean of the {len(group.tasks)} tasks of group {group.group}{GROUP_RULE[group.require_all]}"
+        )
     return SummaryTable(
         "leaderboard",
         "Leaderboard — in-domain task score (%), mean over languages incl. English",
         columns,
         rows,
-        caption=f"† {DEMO_NOTE}" if demo & set(targets) else None,
+        caption="; ".join(notes) or None,
     )
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from harness.catalogue.schema import GroupSpec
 from harness.results.schema import Record
 from harness.scoring.record_arrays import baseline_scores, shared_objects
+from harness.scoring.stats_tables import OVERALL, grid_group
 
 DEMO_PROTOCOL = "demo split"
 
@@ -337,15 +339,20 @@ def in_domain_targets(tasks: pd.DataFrame) -> list[str]:
     return sorted({str(t) for t in tasks.loc[tasks["in_domain"].astype(bool), "task"]})
 
 
-def leaderboard(records: Sequence[Record]) -> pd.DataFrame:
+def leaderboard(
+    records: Sequence[Record], group: GroupSpec | None | Literal["grid"] = "grid"
+) -> pd.DataFrame:
     """One row per checkpoint: its description, one column per target (the in-domain task score),
-    ``average`` over the targets it has and ``n_targets``; best average first.
+    ``overall`` (the group's aggregate, when there is a group: default the one the records' grid names),
+    ``average`` over the targets it has and ``n_targets``; in ranking order (``ranking_key``).
 
     A target with several in-domain splits scores the mean of their task scores.
     """
     tasks = per_task(records)
     targets = in_domain_targets(tasks)
-    clash = set(targets) & set(LEADERBOARD_INFO_COLUMNS + LEADERBOARD_TAIL_COLUMNS)
+    chosen = grid_group(records) if group == "grid" else group
+    tail = [OVERALL] * (chosen is not None) + LEADERBOARD_TAIL_COLUMNS
+    clash = set(targets) & set(LEADERBOARD_INFO_COLUMNS + tail)
     if clash:
         raise ValueError(f"task name(s) {sorted(clash)} clash with leaderboard column names")
     board = _checkpoint_info(records)
@@ -354,17 +361,35 @@ def leaderboard(records: Sequence[Record]) -> pd.DataFrame:
         scores = in_domain[in_domain["task"] == target].groupby("checkpoint")["score"].mean()
         board[target] = board["checkpoint"].map(scores).astype(float)
     target_frame = board[targets].astype(float)
+    if chosen is not None:
+        board[OVERALL] = group_score(target_frame, chosen)
     board["average"] = target_frame.mean(axis=1, skipna=True) if targets else math.nan
     board["n_targets"] = target_frame.notna().sum(axis=1).astype(int)
+    key = ranking_key(board)
     board = board.sort_values(
-        ["average", "checkpoint"], ascending=[False, True], na_position="last", kind="mergesort"
+        [key, "checkpoint"], ascending=[False, True], na_position="last", kind="mergesort"
     )
-    return board[[*LEADERBOARD_INFO_COLUMNS, *targets, *LEADERBOARD_TAIL_COLUMNS]].reset_index(drop=True)
+    return board[[*LEADERBOARD_INFO_COLUMNS, *targets, *tail]].reset_index(drop=True)
+
+
+def group_score(target_frame: pd.DataFrame, group: GroupSpec) -> pd.Series:
+    """Per row, the plain mean of the group's task columns: NaN unless all are there (``require_all``),
+    else over the ones there."""
+    scores = target_frame.reindex(columns=group.tasks).astype(float)
+    mean = scores.mean(axis=1, skipna=True)
+    return mean.where(scores.notna().all(axis=1)) if group.require_all else mean
+
+
+def ranking_key(board: pd.DataFrame) -> str:
+    """``overall`` (the group's aggregate) when every row has it, else ``average`` — the site's rule."""
+    if OVERALL in board.columns and len(board) and board[OVERALL].notna().all():
+        return OVERALL
+    return "average"
 
 
 def leaderboard_targets(board: pd.DataFrame) -> list[str]:
     """The per-target score columns of a ``leaderboard`` frame, in order."""
-    fixed = set(LEADERBOARD_INFO_COLUMNS + LEADERBOARD_TAIL_COLUMNS)
+    fixed = {*LEADERBOARD_INFO_COLUMNS, OVERALL, *LEADERBOARD_TAIL_COLUMNS}
     return [str(c) for c in board.columns if c not in fixed]
 
 

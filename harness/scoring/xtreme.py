@@ -3,8 +3,9 @@
 ``score_submission(pred_dir, label_dir)`` returns ``(overall, detailed)`` with the official keys, nesting
 and units (percent): ``detailed[task][metric][lang]``, ``detailed[task]["avg_<metric>"]`` (plain mean over
 the task's languages, English included) and ``detailed[task]["avg_metric"]`` ((avg EM + avg F1) / 2 for
-QA, else avg F1 or avg accuracy); ``overall`` holds a group's mean of ``avg_metric`` only when every
-task of the group was scored, and ``all_task`` only when all nine were.
+QA, else avg F1 or avg accuracy); ``overall`` holds a subgroup's mean of ``avg_metric`` only when every
+task of the subgroup was scored, and ``all_task`` only when all nine were — the tasks and subgroups of
+``tasks/targets/xtreme.yaml`` (``aggregate``).
 
 What the official scorer does, and so do we:
 
@@ -29,13 +30,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.catalogue.languages import XTREME_LANGUAGES
 from harness.errors import HarnessError
+from harness.resources import builtin_tasks_dir
 
-# The official TASK2LANGS order: tasks are scored (and the first problem reported) in this order.
+if TYPE_CHECKING:
+    from harness.catalogue.schema import GroupSpec
+
+# The official TASK2LANGS order: tasks are scored (and the first problem reported) in this order. Which
+# tasks form the groups and the overall score is tasks/targets/xtreme.yaml (``xtreme_group``).
 XTREME_TASKS: tuple[str, ...] = (
     "pawsx",
     "xnli",
@@ -47,15 +54,12 @@ XTREME_TASKS: tuple[str, ...] = (
     "mlqa",
     "tydiqa",
 )
-XTREME_GROUPS: dict[str, tuple[str, ...]] = {
-    "classification": ("pawsx", "xnli"),
-    "tagging": ("udpos", "panx"),
-    "qa": ("xquad", "mlqa", "tydiqa"),
-    "retrieval": ("bucc2018", "tatoeba"),
-}
-QA_TASKS = frozenset(XTREME_GROUPS["qa"])
+QA_TASKS = frozenset({"xquad", "mlqa", "tydiqa"})
 ACCURACY_TASKS = frozenset({"pawsx", "xnli", "tatoeba"})
-TAGGING_TASKS = frozenset(XTREME_GROUPS["tagging"])
+TAGGING_TASKS = frozenset({"udpos", "panx"})
+# the official key of the score over all of the group's tasks (``overall["all_task"]``)
+OVERALL_KEY = "all_task"
+XTREME_GROUP_FILE = Path("targets") / "xtreme.yaml"
 
 Scores = dict[str, float]
 
@@ -309,19 +313,40 @@ def task_score(task: str, scores: Mapping[str, Any]) -> float:
     return scores["avg_accuracy"]
 
 
-def aggregate(detailed: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    """Group and overall scores from per-task ``avg_metric`` values (a pure function).
+def official_main_metric(task: str) -> str | None:
+    """The harness metric whose mean over languages is the official ``avg_metric`` of an XTREME task
+    (``task_score``): None for a task the official scorer does not know."""
+    if task in QA_TASKS:
+        return "em_f1_mean"
+    if task in ACCURACY_TASKS:
+        return "accuracy"
+    return "f1" if task in XTREME_TASKS else None
 
-    ``all_task`` is the mean over the nine tasks and exists only when all nine are present; a group
-    (classification, tagging, qa, retrieval) exists only when all of its tasks are. Other keys of
-    ``detailed`` are ignored."""
-    overall: dict[str, float] = {}
-    if all(task in detailed for task in XTREME_TASKS):
-        overall["all_task"] = sum(detailed[t]["avg_metric"] for t in XTREME_TASKS) / len(XTREME_TASKS)
-    for group, tasks in XTREME_GROUPS.items():
-        if all(task in detailed for task in tasks):
-            overall[group] = sum(detailed[t]["avg_metric"] for t in tasks) / len(tasks)
-    return overall
+
+@cache
+def xtreme_group() -> GroupSpec:
+    """The built-in ``tasks/targets/xtreme.yaml``: the official scorer's tasks and groups."""
+    from harness.catalogue.loader import load_document
+    from harness.catalogue.schema import GroupSpec
+
+    spec = load_document(builtin_tasks_dir() / XTREME_GROUP_FILE).spec
+    assert isinstance(spec, GroupSpec) and spec.metric_rule == "xtreme", XTREME_GROUP_FILE
+    return spec
+
+
+def aggregate(detailed: Mapping[str, Mapping[str, Any]], group: GroupSpec | None = None) -> dict[str, float]:
+    """Group and overall scores from per-task ``avg_metric`` values (a pure function of its inputs).
+
+    ``all_task`` is the mean over the group's tasks (XTREME's nine) and exists only when all are present;
+    each subgroup (classification, tagging, qa, retrieval) only when all of its tasks are. Other keys of
+    ``detailed`` are ignored. ``group``: default ``xtreme_group()``."""
+    group = group or xtreme_group()
+    wanted = {OVERALL_KEY: group.tasks, **group.subgroups}
+    return {
+        key: sum(detailed[t]["avg_metric"] for t in tasks) / len(tasks)
+        for key, tasks in wanted.items()
+        if all(task in detailed for task in tasks)
+    }
 
 
 def _task_folders(folder: Path, what: str) -> set[str]:

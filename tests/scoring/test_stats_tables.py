@@ -9,7 +9,7 @@ import pytest
 from stats_records import record, seed_records
 
 from harness.scoring.stats_tables import CHECKPOINT_COLUMNS, SCORE_COLUMNS, checkpoint_table, score_table
-from harness.scoring.xtreme import XTREME_GROUPS, XTREME_TASKS
+from harness.scoring.xtreme import XTREME_TASKS, xtreme_group
 
 SPREAD = (-0.02, 0.0, 0.02)
 
@@ -33,17 +33,17 @@ def nine_tasks(condition: str, tasks=XTREME_TASKS) -> list:
 
 def test_groups_and_overall_only_when_complete() -> None:
     records = nine_tasks("mmlu-en") + nine_tasks("mmlu-de", tasks=("pawsx", "xnli", "udpos"))
-    table = checkpoint_table(None, records, n_boot=400)
+    table = checkpoint_table(None, records, n_boot=400, group=xtreme_group())
     assert list(table.columns) == CHECKPOINT_COLUMNS
     full = table[table["checkpoint"] == "m+mmlu-en"].set_index("task")
     part = table[table["checkpoint"] == "m+mmlu-de"].set_index("task")
-    assert set(full.index) == {*XTREME_TASKS, *(f"group:{g}" for g in XTREME_GROUPS), "overall"}
+    assert set(full.index) == {*XTREME_TASKS, *(f"group:{g}" for g in xtreme_group().subgroups), "overall"}
     assert set(part.index) == {"pawsx", "xnli", "udpos", "group:classification"}
     # task score: mean over languages (en, de at v; sw at v + 0.03), English included
     for task in XTREME_TASKS:
         assert full.loc[task, "score"] == pytest.approx(task_value(task) + 0.01)
         assert full.loc[task, "n_languages"] == 3 and full.loc[task, "n_seeds"] == 3
-    for group, tasks in XTREME_GROUPS.items():
+    for group, tasks in xtreme_group().subgroups.items():
         assert full.loc[f"group:{group}", "score"] == pytest.approx(
             np.mean([task_value(t) + 0.01 for t in tasks])
         )

@@ -12,12 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.catalogue.schema import GroupSpec
 from harness.errors import HarnessError
 from harness.models.lockfile import Lock, LockEntry
 from harness.report.pages.stats import SiteTables, compute_tables
 from harness.report.tables import DEMO_PROTOCOL, flat_frame
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
+from harness.scoring.stats_tables import grid_group
 
 INFO_COLUMNS = [
     "checkpoint",
@@ -79,6 +81,11 @@ class SiteData:
         info = info.sort_index()
         self.__dict__["_checkpoint_info"] = info
         return info
+
+    @property
+    def group(self) -> GroupSpec | None:
+        """The group whose aggregate is the ``overall`` column: the one the records' grid names."""
+        return grid_group(self.records)
 
     def demo_tasks(self) -> set[str]:
         if self.frame.empty:

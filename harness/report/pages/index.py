@@ -13,10 +13,8 @@ from harness.report.pages.format import estimate, is_number, page_href, text
 from harness.report.pages.ranking import adjacent_p_values, paired_ranks
 from harness.report.pages.targets import zero_shot_labels
 from harness.scoring.cells import learning_status
-from harness.scoring.stats_tables import cells_of
+from harness.scoring.stats_tables import GROUP_PREFIX, OVERALL, cells_of
 
-OVERALL = "overall"
-GROUP_PREFIX = "group:"
 FILTERS = [
     ("model", "model"),
     ("intermediate", "intermediate task"),
@@ -151,12 +149,12 @@ def board(data: SiteData) -> dict[str, Any]:
         if gap is not None:
             raw.update({k: gap[k] for k in ("mean_gap", "gap_low", "gap_high", "worst_domain", "worst_gap")})
         rows[-1]["_raw"] = raw
-    # The overall XTREME score ranks only when every row has it (all nine targets); else the average.
+    # The group's aggregate (overall) ranks only when every row has it (all its tasks); else the average.
     ranked_by = OVERALL if rows and all(is_number(r["_keys"][OVERALL][0]) for r in rows) else "average"
     rows.sort(key=lambda r: (_descending(r["_keys"][ranked_by][0]), r["checkpoint"]))
     keys = [r.pop("_keys")[ranked_by] for r in rows]
     cells = cells_of(data.store, data.records, data.tables.n_boot)
-    p_above = adjacent_p_values(cells, ranked_by, [r["checkpoint"] for r in rows])
+    p_above = adjacent_p_values(cells, ranked_by, [r["checkpoint"] for r in rows], data.group)
     ranks = paired_ranks([k[0] for k in keys], p_above)
     table = []
     for row, rank, p in zip(rows, ranks, p_above, strict=True):
@@ -166,6 +164,7 @@ def board(data: SiteData) -> dict[str, Any]:
     return {
         "rows": rows,
         "has_overall": has_overall,
+        "overall_label": data.group.label if data.group is not None else OVERALL,
         "groups": [g[len(GROUP_PREFIX) :] for g in groups],
         "targets": [{"name": t, "demo_split": t in demo, "href": page_href("targets", t)} for t in targets],
         "ranked_by": ranked_by,

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from harness.catalogue.schema import GroupSpec
 from harness.report.pages.format import is_number
 from harness.scoring.bootstrap import one_sided_p
 from harness.scoring.cells import CellSet, Linear, evaluate, regroup
-from harness.scoring.stats_tables import group_rows, task_means
+from harness.scoring.stats_tables import OVERALL, group_rows, task_means
 
 ALPHA = 0.05
-OVERALL = "overall"
 TIE_RULE = (
     "Rows are ordered by their ranking score (best first). A row shares the rank of the row directly "
     "above it unless a paired one-sided test at α = 0.05 says the row above scores higher: the "
@@ -39,12 +39,13 @@ def paired_ranks(values: Sequence[object], p_above: Sequence[float | None]) -> l
     return ranks
 
 
-def _score_parts(cs: CellSet, ranked_by: str) -> tuple[list[str], Linear]:
-    """One row per checkpoint: its ranking score (``overall`` or the mean over its targets) over cells."""
+def _score_parts(cs: CellSet, ranked_by: str, group: GroupSpec | None) -> tuple[list[str], Linear]:
+    """One row per checkpoint: its ranking score (``overall``: the group's aggregate, or the mean over
+    its targets) over cells."""
     frame = cs.frame
     ident, linear = task_means(frame, frame["in_domain"].to_numpy(dtype=bool))
     if ranked_by == OVERALL:
-        ident, linear = group_rows(ident, linear)
+        ident, linear = group_rows(ident, linear, group)
         keep = (ident["task"] == OVERALL).to_numpy()
     else:
         keep = np.ones(len(ident), dtype=bool)
@@ -56,13 +57,15 @@ def _score_parts(cs: CellSet, ranked_by: str) -> tuple[list[str], Linear]:
     return names, regroup(linear, source, out_rows, 1.0 / per_checkpoint[out_rows], len(names))
 
 
-def adjacent_p_values(cs: CellSet, ranked_by: str, ordered: Sequence[str]) -> list[float]:
+def adjacent_p_values(
+    cs: CellSet, ranked_by: str, ordered: Sequence[str], group: GroupSpec | None = None
+) -> list[float]:
     """For rows in rank order: the one-sided paired p-value that the row above scores higher than the
-    row (NaN for the first row and wherever either side has no score)."""
+    row (NaN for the first row and wherever either side has no score). ``group``: whose ``overall``."""
     out = [math.nan] * len(ordered)
     if len(ordered) < 2 or cs.frame.empty:
         return out
-    names, scores = _score_parts(cs, ranked_by)
+    names, scores = _score_parts(cs, ranked_by, group)
     where = {name: i for i, name in enumerate(names)}
     pairs = [
         (i, where[ordered[i - 1]], where[ordered[i]])
