@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,8 +191,64 @@ def _check_metrics(task: TaskSpec, path: Path, lines: dict) -> None:
             )
 
 
+TYPE_WORDS = {int: "an integer", float: "a number", str: "a text", bool: "true or false"}
+
+
+def allowed_values(annotation: Any) -> list[str]:
+    """What a field admits when its type lists values (a ``Literal``, or a union with one); else []."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return allowed_values(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) is typing.Literal:
+        return [str(a) for a in typing.get_args(annotation)]
+    members = [
+        typing.get_args(a)[0] if typing.get_origin(a) is typing.Annotated else a
+        for a in typing.get_args(annotation)
+    ]
+    if not any(typing.get_origin(m) is typing.Literal for m in members):
+        return []
+    values = [value for m in members for value in allowed_values(m)]
+    return values + [
+        TYPE_WORDS.get(m, getattr(m, "__name__", str(m)))
+        for m in members
+        if typing.get_origin(m) is not typing.Literal
+    ]
+
+
+def _check_params(task: TaskSpec, path: Path, lines: dict) -> None:
+    """``params`` against the kind's typed model: one error per field, with its line and allowed values."""
+    model = KINDS[task.kind].params
+    try:
+        model.model_validate(task.params)
+    except ValidationError as exc:
+        by_field: dict[str, list[Any]] = {}
+        for err in exc.errors():
+            by_field.setdefault(str(err["loc"][0]) if err["loc"] else "", []).append(err)
+        errors = []
+        for name, errs in by_field.items():
+            loc = ("params", name) if name else ("params",)
+            info = model.model_fields.get(name)
+            allowed = allowed_values(info.annotation) if info is not None else sorted(model.model_fields)
+            if errs[0]["type"] == "extra_forbidden":
+                message = f"kind {task.kind!r} has no parameter {name!r}{did_you_mean(name, allowed)}"
+            elif allowed:
+                message = f"{errs[0]['input']!r} is not allowed"
+            else:
+                message = f"{errs[0]['msg'].removeprefix('Value error, ')} (got {errs[0]['input']!r})"
+            errors.append(
+                HarnessError(
+                    message,
+                    file=path,
+                    line=line_of(lines, loc),
+                    field=".".join(loc),
+                    allowed=allowed or None,
+                )
+            )
+        raise errors[0] if len(errors) == 1 else ValidationErrors(errors) from None
+
+
 def _check_kind_fields(task: TaskSpec, path: Path, lines: dict) -> None:
     _check_metrics(task, path, lines)
+    _check_params(task, path, lines)
     info = KINDS[task.kind]
     if info.needs_labels and not task.labels:
         raise HarnessError(

@@ -8,8 +8,9 @@ from typing import Any
 
 from harness.catalogue.schema import DatasetSpec, EvalSplit, TaskSpec
 from harness.catalogue.yaml_lines import line_of, load_with_lines
-from harness.data.split_views import LABEL_COLUMNS, OUTSIDE
+from harness.data.split_views import OUTSIDE
 from harness.errors import HarnessError
+from harness.kinds.registry import KINDS
 
 CONLLU_COLUMNS = ("id", "tokens", "tags", "meta", "sent_id", "doc_id", "genre")
 
@@ -76,10 +77,9 @@ def static_problems(task: TaskSpec, path: Path) -> list[HarnessError]:
 def _label_map_problems(task: TaskSpec, split: EvalSplit) -> list[str]:
     if split.label_map is None:
         return []
-    if task.kind not in LABEL_COLUMNS or not task.labels:
-        return [
-            f"label_map needs a kind with a label list ({sorted(LABEL_COLUMNS)}); task kind is {task.kind!r}"
-        ]
+    labelled = sorted(name for name, info in KINDS.items() if info.needs_labels)
+    if task.kind not in labelled or not task.labels:
+        return [f"label_map needs a kind with a label list ({labelled}); task kind is {task.kind!r}"]
     labels = set(task.labels)
     bad = []
     for source, target in sorted(split.label_map.map.items()):

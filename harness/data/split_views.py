@@ -28,8 +28,8 @@ import datasets
 
 from harness.catalogue.schema import DatasetSpec, EvalSplit, LabelMap, ParallelJoin, RowFilter, TaskSpec
 from harness.errors import HarnessError
+from harness.kinds.registry import kind_info
 
-LABEL_COLUMNS = {"tagging": "tags", "classification": "label"}  # kinds whose head has a label list
 OUTSIDE = "O"
 _DIST = re.compile(r"\{dist:([A-Za-z0-9_.-]+)\}")
 _OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
@@ -95,7 +95,7 @@ def apply_view(
     if split.parallel is not None:
         other = load_language(split.parallel.target_language)
         rows = join_parallel(rows, other, split.parallel, where=where)
-    if task.kind in LABEL_COLUMNS and task.labels and (split.label_map or split.dataset is not None):
+    if kind_info(task.kind).needs_labels and task.labels and (split.label_map or split.dataset is not None):
         rows = map_labels(rows, task, split.label_map, where=where)
     return rows
 
@@ -210,7 +210,9 @@ def map_labels(
 ) -> datasets.Dataset:
     """Every data label onto the task's label list; an unmapped label, or one mapped outside the
     task's labels, is an error naming them all."""
-    column = LABEL_COLUMNS[task.kind]
+    info = kind_info(task.kind)
+    column = info.label_column
+    assert column is not None, f"kind {task.kind!r} has no label column"
     if column not in rows.column_names:
         raise HarnessError(
             f"no {column!r} column to map",
@@ -219,7 +221,7 @@ def map_labels(
             allowed=rows.column_names,
         )
     values = rows[column]
-    seen = set(itertools.chain.from_iterable(values)) if task.kind == "tagging" else set(values)
+    seen = set(itertools.chain.from_iterable(values)) if info.label_per_token else set(values)
     mapped = label_mapper(task, label_map)
     table = {str(label): mapped(str(label)) for label in seen}
     unmapped = sorted(label for label, new in table.items() if new is None)
@@ -240,7 +242,7 @@ def map_labels(
         )
     if all(label == new for label, new in table.items()):
         return rows
-    if task.kind == "tagging":
+    if info.label_per_token:
         new_values: list[Any] = [[table[str(t)] for t in tags] for tags in values]
     else:
         new_values = [table[str(v)] for v in values]

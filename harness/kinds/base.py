@@ -1,21 +1,25 @@
 """What every task kind provides, and the batched inference loop they share.
 
 A kind owns the whole way of its task: rows → features → (head, training collator) → predictions →
-metric. The runner only calls this protocol; adding a kind is one module plus a registry line.
+metric. The runner only calls ``TaskKind``'s methods; adding a kind is one module (a ``TaskKind``
+subclass) plus a registry line (``harness.kinds.registry``). ``TaskKind.predict`` is the shared
+prediction loop: features through ``batched_forward`` in length-sorted batches, outputs back in
+feature order, then the kind's ``decode``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import datasets
 import numpy as np
 import torch
+from transformers import DataCollatorWithPadding
 
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
@@ -43,42 +47,126 @@ class Baseline:
     scores: dict[str, float]
 
 
-class TaskKind(Protocol):
-    """``language`` is the ISO code of the rows being predicted or scored; kinds whose metric depends on
-    it (MLQA's answer normalisation) use it, the others ignore it."""
+Rows = datasets.Dataset
+Collate = Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]
+Forward = Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class PredictInputs:
+    """What ``predict`` was given, as a kind's ``decode`` sees it."""
+
+    features: Rows
+    rows: Rows
+    task: TaskSpec
+    tokenizer: Any
+    language: str | None
+    device: torch.device
+
+
+@dataclass(frozen=True)
+class BaselineInputs:
+    """What ``baseline`` was given, as a kind's ``trivial`` sees it: the rows to score, the training rows
+    when the cell has them (else None) and the rows' language."""
+
+    train_rows: Rows | None
+    eval_rows: Rows
+    task: TaskSpec
+    language: str | None
+
+    @property
+    def fit_rows(self) -> Rows:
+        """The rows a trivial predictor is fitted on: the training rows, else the scored rows."""
+        return self.train_rows if self.train_rows is not None else self.eval_rows
+
+
+def padding_collator(tokenizer: Any, drop: Iterable[str] = ("length",)) -> Collate:
+    """Pads the model inputs of a batch with the tokenizer's padding; ``drop`` names bookkeeping columns."""
+    pad = DataCollatorWithPadding(tokenizer)
+    dropped = frozenset(drop)
+    return lambda items: pad([{k: v for k, v in item.items() if k not in dropped} for item in items])
+
+
+def logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return model(**batch).logits
+
+
+class TaskKind:
+    """What the runner calls, and the prediction loop every kind shares; a kind supplies what differs.
+
+    Every kind provides ``load_model``, ``features``, ``decode`` and ``trivial`` (its baseline), and
+    where it differs from the default ``collator`` (pad the model inputs), ``forward`` (the head's
+    logits), ``inference_collator``, ``inference_batch_size`` and ``score`` (accuracy, the mean of
+    ``correct``). ``predict`` runs the features through the model (``outputs``: ``batched_forward``,
+    length-sorted batches, outputs back in feature order) and hands them to ``decode``; a kind whose loop
+    is not one forward pass overrides ``outputs`` (masked LM). ``language`` is the ISO code of the rows
+    being predicted or scored; kinds whose metric depends on it (MLQA's answer normalisation) use it.
+    """
 
     name: str
     trains: bool
 
-    def load_model(self, source: str, task: TaskSpec, **load_kwargs: Any) -> torch.nn.Module: ...
+    def load_model(self, source: str, task: TaskSpec, **load_kwargs: Any) -> torch.nn.Module:
+        raise NotImplementedError
 
-    def features(
-        self, rows: datasets.Dataset, tokenizer: Any, task: TaskSpec, max_length: int
-    ) -> datasets.Dataset: ...
+    def features(self, rows: Rows, tokenizer: Any, task: TaskSpec, max_length: int) -> Rows:
+        raise NotImplementedError
 
-    def collator(self, tokenizer: Any) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]: ...
+    def collator(self, tokenizer: Any, task: TaskSpec | None = None) -> Collate:
+        """The training (and default inference) collator."""
+        return padding_collator(tokenizer)
+
+    def forward(self, model: torch.nn.Module, task: TaskSpec) -> Forward:
+        """The function from a batch to its outputs."""
+        return logits
+
+    def inference_collator(self, tokenizer: Any, task: TaskSpec) -> Collate:
+        return self.collator(tokenizer, task)
+
+    def inference_batch_size(self, batch_size: int) -> int:
+        return batch_size
+
+    def outputs(
+        self, model: torch.nn.Module, inputs: PredictInputs, batch_size: int, precision: str
+    ) -> list[Any]:
+        return batched_forward(
+            model,
+            inputs.features,
+            self.inference_collator(inputs.tokenizer, inputs.task),
+            self.forward(model, inputs.task),
+            batch_size=self.inference_batch_size(batch_size),
+            precision=precision,
+        )
+
+    def decode(self, outputs: list[Any], inputs: PredictInputs) -> list[Prediction]:
+        """One prediction per row of ``inputs.rows`` from the per-feature ``outputs``."""
+        raise NotImplementedError
 
     def predict(
         self,
         model: torch.nn.Module,
-        features: datasets.Dataset,
-        rows: datasets.Dataset,
+        features: Rows,
+        rows: Rows,
         task: TaskSpec,
         tokenizer: Any,
         batch_size: int,
         precision: str,
         language: str | None = None,
-    ) -> list[Prediction]: ...
+    ) -> list[Prediction]:
+        inputs = PredictInputs(features, rows, task, tokenizer, language, model_device(model))
+        return self.decode(self.outputs(model, inputs, batch_size, precision), inputs)
 
-    def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]: ...
+    def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]:
+        return {"accuracy": accuracy(predictions)}
+
+    def trivial(self, inputs: BaselineInputs) -> Baseline:
+        """The scores of a trivial predictor (majority label, chance, ...) on ``inputs.eval_rows``."""
+        raise NotImplementedError
 
     def baseline(
-        self,
-        train_rows: datasets.Dataset | None,
-        eval_rows: datasets.Dataset,
-        task: TaskSpec,
-        language: str | None = None,
-    ) -> Baseline: ...
+        self, train_rows: Rows | None, eval_rows: Rows, task: TaskSpec, language: str | None = None
+    ) -> Baseline:
+        return self.trivial(BaselineInputs(train_rows, eval_rows, task, language))
 
 
 def autocast(precision: str) -> Any:
@@ -162,8 +250,8 @@ def single_threaded_ops() -> Iterator[None]:
 def batched_forward(
     model: torch.nn.Module,
     features: datasets.Dataset,
-    collate: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]],
-    forward: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor],
+    collate: Collate,
+    forward: Forward,
     *,
     batch_size: int,
     precision: str = "fp32",

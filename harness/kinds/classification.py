@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 import datasets
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
+from transformers import AutoModelForSequenceClassification
 
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
-from harness.kinds.base import Baseline, Prediction, accuracy, batched_forward
+from harness.kinds.base import (
+    Baseline,
+    BaselineInputs,
+    PredictInputs,
+    Prediction,
+    TaskKind,
+)
 from harness.models.loading import from_pretrained_with_labels
 
 
@@ -30,7 +35,7 @@ def label_index(task: TaskSpec, value: Any) -> int:
     )
 
 
-class Classification:
+class Classification(TaskKind):
     name = "classification"
     trains = True
 
@@ -49,51 +54,22 @@ class Classification:
         enc["length"] = [len(ids) for ids in enc["input_ids"]]
         return datasets.Dataset.from_dict(enc)
 
-    def collator(self, tokenizer: Any) -> Any:
-        pad = DataCollatorWithPadding(tokenizer)
-        return lambda items: pad([{k: v for k, v in item.items() if k != "length"} for item in items])
-
-    def predict(
-        self,
-        model: torch.nn.Module,
-        features: datasets.Dataset,
-        rows: datasets.Dataset,
-        task: TaskSpec,
-        tokenizer: Any,
-        batch_size: int,
-        precision: str,
-        language: str | None = None,
-    ) -> list[Prediction]:
-        logits = batched_forward(
-            model,
-            features,
-            self.collator(tokenizer),
-            lambda m, b: m(**b).logits,
-            batch_size=batch_size,
-            precision=precision,
-        )
-        labels = task.labels or []
+    def decode(self, outputs: list[np.ndarray], inputs: PredictInputs) -> list[Prediction]:
+        labels = inputs.task.labels or []
         out = []
-        for row_id, gold, row_logits in zip(rows["id"], features["labels"], logits, strict=True):
+        for row_id, gold, row_logits in zip(
+            inputs.rows["id"], inputs.features["labels"], outputs, strict=True
+        ):
             pred = int(np.argmax(row_logits))
             out.append(Prediction(row_id, labels[pred], labels[gold], float(pred == gold)))
         return out
 
-    def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]:
-        return {"accuracy": accuracy(predictions)}
-
-    def baseline(
-        self,
-        train_rows: datasets.Dataset | None,
-        eval_rows: datasets.Dataset,
-        task: TaskSpec,
-        language: str | None = None,
-    ) -> Baseline:
+    def trivial(self, inputs: BaselineInputs) -> Baseline:
         """Always predict the most frequent training label."""
-        source = train_rows if train_rows is not None else eval_rows
-        counts = Counter(label_index(task, v) for v in source["label"])
+        source = inputs.fit_rows
+        counts = Counter(label_index(inputs.task, v) for v in source["label"])
         majority = min(counts, key=lambda k: (-counts[k], k))
-        gold = [label_index(task, v) for v in eval_rows["label"]]
+        gold = [label_index(inputs.task, v) for v in inputs.eval_rows["label"]]
         return Baseline("majority label", {"accuracy": float(np.mean([g == majority for g in gold]))})
 
 

@@ -26,18 +26,28 @@ max_answer_length 30, metric_style squad, language (none).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import datasets
 import numpy as np
 import torch
-from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding
+from transformers import AutoModelForQuestionAnswering
 
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
-from harness.kinds.base import Baseline, Prediction, batched_forward
+from harness.kinds.base import (
+    Baseline,
+    BaselineInputs,
+    Collate,
+    Forward,
+    PredictInputs,
+    Prediction,
+    TaskKind,
+    padding_collator,
+)
+from harness.kinds.params import QAParams
 from harness.models.loading import from_pretrained
 from harness.scoring.qa import MLQA_LANGUAGES, Normalizer, best_over_golds, normalizer_for
 
@@ -48,36 +58,6 @@ NOT_CONTEXT = [-1, -1]  # the offset stored for question and special tokens
 BASELINE_FALLBACK_CHARS = 30
 # A sentence ends at . ! ? before whitespace, at a CJK, Devanagari or Arabic terminator, or at a line break.
 SENTENCE_END = re.compile(r"[.!?](?=\s)|[。！？।؟]|\n")
-
-
-@dataclass(frozen=True)
-class QAParams:
-    doc_stride: int = 128
-    max_query_length: int = 64
-    n_best: int = 20
-    max_answer_length: int = 30
-    metric_style: str = "squad"
-    language: str | None = None
-
-    @classmethod
-    def from_task(cls, task: TaskSpec) -> QAParams:
-        params = task.params
-        ints = {}
-        for name in ("doc_stride", "max_query_length", "n_best", "max_answer_length"):
-            value = params.get(name, getattr(cls, name))
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise HarnessError(
-                    f"task {task.name!r}: must be a positive integer, got {value!r}", field=f"params.{name}"
-                )
-            ints[name] = value
-        style = params.get("metric_style", cls.metric_style)
-        if style not in ("squad", "mlqa"):
-            raise HarnessError(
-                f"task {task.name!r}: unknown metric style {style!r}",
-                field="params.metric_style",
-                allowed=["squad", "mlqa"],
-            )
-        return cls(**ints, metric_style=style, language=params.get("language"))
 
 
 # ---- gold answers and token spans ----------------------------------------------------------------
@@ -271,11 +251,6 @@ def best_span(context: str, windows: Sequence[Window], params: QAParams) -> str:
     return best_text
 
 
-def _span_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    out = model(**batch)
-    return torch.stack([out.start_logits, out.end_logits], dim=1)
-
-
 # ---- language and metric -----------------------------------------------------------------------
 
 
@@ -352,7 +327,7 @@ def first_sentence(context: str) -> str:
 # ---- the kind ------------------------------------------------------------------------------------
 
 
-class ExtractiveQA:
+class ExtractiveQA(TaskKind):
     name = "extractive_qa"
     trains = True
 
@@ -373,7 +348,6 @@ class ExtractiveQA:
     ) -> datasets.Dataset:
         require_fast(tokenizer)
         params = QAParams.from_task(task)
-
         # Plain lists in, one Dataset out: ``Dataset.map`` would fingerprint the tokenizer closure (slow).
         columns = rows.select_columns(["question", "context", "answers"]).to_dict()
         windows = encode_windows(
@@ -387,40 +361,28 @@ class ExtractiveQA:
         )
         return datasets.Dataset.from_dict(windows)
 
-    def collator(
-        self, tokenizer: Any, task: TaskSpec | None = None, *, keep_labels: bool = True
-    ) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]:
+    def collator(self, tokenizer: Any, task: TaskSpec | None = None, *, keep_labels: bool = True) -> Collate:
         """Pads model inputs; drops the bookkeeping columns (and the labels when ``keep_labels`` is off).
         ``task`` is accepted for callers that pass it to every kind; QA needs nothing from it."""
-        pad = DataCollatorWithPadding(tokenizer)
-        drop = set(BOOKKEEPING_COLUMNS) | (set() if keep_labels else set(LABEL_COLUMNS))
-        return lambda items: pad([{k: v for k, v in item.items() if k not in drop} for item in items])
+        return padding_collator(tokenizer, BOOKKEEPING_COLUMNS + (() if keep_labels else LABEL_COLUMNS))
 
-    def predict(
-        self,
-        model: torch.nn.Module,
-        features: datasets.Dataset,
-        rows: datasets.Dataset,
-        task: TaskSpec,
-        tokenizer: Any,
-        batch_size: int,
-        precision: str,
-        *,
-        language: str | None = None,
-    ) -> list[Prediction]:
-        params = QAParams.from_task(task)
-        normalizers = row_normalizers(rows, task, params, language)
-        logits = batched_forward(
-            model,
-            features,
-            self.collator(tokenizer, keep_labels=False),
-            _span_logits,
-            batch_size=batch_size,
-            precision=precision,
-        )
+    def inference_collator(self, tokenizer: Any, task: TaskSpec) -> Collate:
+        return self.collator(tokenizer, keep_labels=False)
+
+    def forward(self, model: torch.nn.Module, task: TaskSpec) -> Forward:
+        def span_logits(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            out = m(**batch)
+            return torch.stack([out.start_logits, out.end_logits], dim=1)
+
+        return span_logits
+
+    def decode(self, outputs: list[np.ndarray], inputs: PredictInputs) -> list[Prediction]:
+        features, rows = inputs.features, inputs.rows
+        params = QAParams.from_task(inputs.task)
+        normalizers = row_normalizers(rows, inputs.task, params, inputs.language)
         windows: list[list[Window]] = [[] for _ in range(len(rows))]
         for offsets, doc_start, index, out in zip(
-            features["offset_mapping"], features["doc_start"], features["example_index"], logits, strict=True
+            features["offset_mapping"], features["doc_start"], features["example_index"], outputs, strict=True
         ):
             windows[index].append(Window(offsets, out[0], out[1], doc_start))
         predictions = []
@@ -435,19 +397,12 @@ class ExtractiveQA:
         """Mean per-example EM and F1 as fractions (the official scripts' percent ÷ 100), and their mean."""
         return mean_scores([p.correct for p in predictions], [p.extra["f1"] for p in predictions])
 
-    def baseline(
-        self,
-        train_rows: datasets.Dataset | None,
-        eval_rows: datasets.Dataset,
-        task: TaskSpec,
-        *,
-        language: str | None = None,
-    ) -> Baseline:
+    def trivial(self, inputs: BaselineInputs) -> Baseline:
         """Answer every question with the first sentence of its context, scored like the model."""
-        params = QAParams.from_task(task)
-        normalizers = row_normalizers(eval_rows, task, params, language)
+        params = QAParams.from_task(inputs.task)
+        normalizers = row_normalizers(inputs.eval_rows, inputs.task, params, inputs.language)
         exact, f1 = [], []
-        for row, normalize in zip(eval_rows, normalizers, strict=True):
+        for row, normalize in zip(inputs.eval_rows, normalizers, strict=True):
             e, f = score_example(normalize, first_sentence(row["context"]), row["answers"], row["id"])
             exact.append(e)
             f1.append(f)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 import datasets
@@ -24,20 +23,16 @@ from transformers import AutoModelForMaskedLM
 
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
-from harness.kinds.base import Baseline, Prediction, accuracy, model_device
+from harness.kinds.base import Baseline, BaselineInputs, Collate, PredictInputs, Prediction, TaskKind
+from harness.kinds.params import MaskedLMParams
+from harness.kinds.registry import kind_params
 from harness.models.loading import from_pretrained
 
 IGNORE_INDEX = -100
-DEFAULT_PROBABILITY = 0.15
 
 
 def mlm_probability(task: TaskSpec) -> float:
-    value = task.params.get("mlm_probability", DEFAULT_PROBABILITY)
-    if not isinstance(value, int | float) or not 0 < float(value) < 1:
-        raise HarnessError(
-            f"task {task.name!r}: must be a fraction in (0, 1), got {value!r}", field="params.mlm_probability"
-        )
-    return float(value)
+    return kind_params(task).mlm_probability
 
 
 def mask_tokens(
@@ -85,7 +80,7 @@ def _row_generator(row_id: str) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-class MaskedLM:
+class MaskedLM(TaskKind):
     name = "masked_lm"
     trains = True
 
@@ -101,8 +96,8 @@ class MaskedLM:
         keep["length"] = [len(ids) for ids in enc["input_ids"]]
         return datasets.Dataset.from_dict(keep)
 
-    def collator(self, tokenizer: Any, task: TaskSpec | None = None) -> Any:
-        probability = mlm_probability(task) if task is not None else DEFAULT_PROBABILITY
+    def collator(self, tokenizer: Any, task: TaskSpec | None = None) -> Collate:
+        probability = mlm_probability(task) if task is not None else MaskedLMParams().mlm_probability
         pad_id, mask_id, vocab = tokenizer.pad_token_id, tokenizer.mask_token_id, len(tokenizer)
         if mask_id is None:
             raise HarnessError("masked LM needs a tokenizer with a mask token", field="kind")
@@ -120,28 +115,22 @@ class MaskedLM:
 
         return collate
 
-    def predict(
-        self,
-        model: torch.nn.Module,
-        features: datasets.Dataset,
-        rows: datasets.Dataset,
-        task: TaskSpec,
-        tokenizer: Any,
-        batch_size: int,
-        precision: str,
-        language: str | None = None,
-    ) -> list[Prediction]:
-        probability = mlm_probability(task)
+    def outputs(
+        self, model: torch.nn.Module, inputs: PredictInputs, batch_size: int, precision: str
+    ) -> list[tuple[list[int], list[int]]]:
+        """(predicted, gold) ids at each row's masked positions, in row order. Rows go in their own
+        order, not length-sorted: a row's masks are drawn over its batch's padded width."""
+        probability = mlm_probability(inputs.task)
+        tokenizer = inputs.tokenizer
         model.eval()
-        device = model_device(model)
-        items = features.select_columns(["input_ids", "special_tokens_mask"]).to_list()
-        out: list[Prediction] = []
+        items = inputs.features.select_columns(["input_ids", "special_tokens_mask"]).to_list()
+        out: list[tuple[list[int], list[int]]] = []
         with torch.inference_mode():
             for start in range(0, len(items), batch_size):
                 chunk = items[start : start + batch_size]
-                ids_of = rows["id"][start : start + batch_size]
+                ids_of = inputs.rows["id"][start : start + batch_size]
                 batch = _pad(chunk, tokenizer.pad_token_id)
-                inputs, labels = [], []
+                masked_rows, gold_rows = [], []
                 for row in range(len(chunk)):
                     masked, gold = mask_tokens(
                         batch["input_ids"][row : row + 1],
@@ -151,41 +140,37 @@ class MaskedLM:
                         vocab_size=len(tokenizer),
                         generator=_row_generator(ids_of[row]),
                     )
-                    inputs.append(masked)
-                    labels.append(gold)
+                    masked_rows.append(masked)
+                    gold_rows.append(gold)
                 logits = model(
-                    input_ids=torch.cat(inputs).to(device), attention_mask=batch["attention_mask"].to(device)
+                    input_ids=torch.cat(masked_rows).to(inputs.device),
+                    attention_mask=batch["attention_mask"].to(inputs.device),
                 ).logits
                 predicted = logits.argmax(-1).cpu()
-                golds = torch.cat(labels)
-                for row, row_id in enumerate(ids_of):
+                golds = torch.cat(gold_rows)
+                for row in range(len(chunk)):
                     positions = golds[row] != IGNORE_INDEX
-                    gold = golds[row][positions].tolist()
-                    guess = predicted[row][positions].tolist()
-                    hits = sum(g == p for g, p in zip(gold, guess, strict=True))
-                    correct = hits / len(gold) if gold else 0.0
-                    out.append(Prediction(str(row_id), guess, gold, float(correct), {"n_masked": len(gold)}))
+                    out.append((predicted[row][positions].tolist(), golds[row][positions].tolist()))
         return out
 
-    def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]:
-        return {"accuracy": accuracy(predictions)}
+    def decode(self, outputs: list[tuple[list[int], list[int]]], inputs: PredictInputs) -> list[Prediction]:
+        out = []
+        for row_id, (guess, gold) in zip(inputs.rows["id"], outputs, strict=True):
+            hits = sum(g == p for g, p in zip(gold, guess, strict=True))
+            correct = hits / len(gold) if gold else 0.0
+            out.append(Prediction(str(row_id), guess, gold, float(correct), {"n_masked": len(gold)}))
+        return out
 
-    def baseline(
-        self,
-        train_rows: datasets.Dataset | None,
-        eval_rows: datasets.Dataset,
-        task: TaskSpec,
-        language: str | None = None,
-    ) -> Baseline:
+    def trivial(self, inputs: BaselineInputs) -> Baseline:
         """Always guess the most frequent training word (word level: the kind has no tokenizer here)."""
-        source = train_rows if train_rows is not None else eval_rows
+        source = inputs.fit_rows
         counts = Counter(word for text in source["text"] for word in str(text).split())
         if not counts:
             return Baseline("most frequent word", {"accuracy": 0.0})
         top = min(counts, key=lambda w: (-counts[w], w))
         shares = [
             float(np.mean([w == top for w in words])) if words else 0.0
-            for words in (str(t).split() for t in eval_rows["text"])
+            for words in (str(t).split() for t in inputs.eval_rows["text"])
         ]
         return Baseline("most frequent word", {"accuracy": float(np.mean(shares)) if shares else 0.0})
 

@@ -2,8 +2,8 @@
 
 The method (LASER's ``mine_bitexts.py`` as copied into XTREME's ``third_party/utils_retrieve.py``):
 
-1. Sentences of both sides are embedded with ``Retrieval.embed`` (pooled hidden states of ``params.layer``
-   with ``params.pooling``, optional ``params.prefix``) and L2-normalised.
+1. Sentences of both sides are embedded by the retrieval kind's ``forward`` (pooled hidden states of
+   ``params.layer`` with ``params.pooling``, optional ``params.prefix``) and L2-normalised.
 2. ``knn``: the k = 4 (``params.k``) most cosine-similar sentences of the other side, in bounded memory
    (query chunks × key chunks of ``params.chunk`` with a running top-k; one similarity block at a time);
    ``knn_both`` takes both directions from the same blocks (rows forward, columns backward).
@@ -53,8 +53,10 @@ import torch
 from harness.catalogue.schema import TaskSpec
 from harness.data.bucc import threshold_split_of
 from harness.errors import HarnessError
-from harness.kinds.base import Baseline, Prediction, model_device
-from harness.kinds.retrieval import Retrieval, retrieval_params
+from harness.kinds.base import Baseline, BaselineInputs, PredictInputs, Prediction
+from harness.kinds.params import MiningParams
+from harness.kinds.registry import kind_params
+from harness.kinds.retrieval import Retrieval, sentence_features
 from harness.scoring.bucc import best_threshold, bucc_scores, pair_line, prf
 
 DEFAULT_K = 4
@@ -64,18 +66,9 @@ ROW_COLUMNS = ("sentence_id", "split", "source", "target", "gold")
 Pair = tuple[str, str]
 
 
-def mining_params(task: TaskSpec) -> dict[str, Any]:
+def mining_params(task: TaskSpec) -> MiningParams:
     """Retrieval's embedding parameters plus ``k``, ``chunk``, ``unify`` and ``threshold_split``."""
-    params = {"k": DEFAULT_K, "chunk": DEFAULT_CHUNK, "unify": True} | retrieval_params(task)
-    for name in ("k", "chunk"):
-        if not isinstance(params[name], int) or isinstance(params[name], bool) or params[name] < 1:
-            raise HarnessError(
-                f"task {task.name!r}: {name} must be a positive integer", field=f"params.{name}"
-            )
-    if not isinstance(params["unify"], bool):
-        raise HarnessError(f"task {task.name!r}: unify must be true or false", field="params.unify")
-    params["threshold_split"] = threshold_split_of(task)
-    return params
+    return kind_params(task)
 
 
 # ---- nearest neighbours in bounded memory ---------------------------------------------------------------
@@ -390,14 +383,14 @@ class Bitext:
     tgt_ids: list[str | None]
     gold: set[Pair]
 
-    def candidates(self, params: dict[str, Any], device: str = "cpu") -> dict[Pair, float]:
+    def candidates(self, params: MiningParams, device: str = "cpu") -> dict[Pair, float]:
         return candidate_pairs(
             self.src_vecs,
             self.src_ids,
             self.tgt_vecs,
             self.tgt_ids,
-            k=params["k"],
-            chunk=params["chunk"],
+            k=params.k,
+            chunk=params.chunk,
             device=device,
         )
 
@@ -453,19 +446,19 @@ def scored_split(columns: dict[str, list[Any]], threshold_split: str) -> str:
 
 
 def mine_rows(
-    vectors: np.ndarray, columns: dict[str, list[Any]], params: dict[str, Any], device: str = "cpu"
+    vectors: np.ndarray, columns: dict[str, list[Any]], params: MiningParams, device: str = "cpu"
 ) -> list[Prediction]:
     """Threshold on the threshold split's gold pairs, then the scored split's predictions (module docstring)."""
-    threshold_split = params["threshold_split"]
+    threshold_split = params.threshold_split
     scored = scored_split(columns, threshold_split)
-    dev = bitext(vectors, columns, threshold_split, params["unify"])
+    dev = bitext(vectors, columns, threshold_split, params.unify)
     if not dev.gold:
         raise HarnessError(
             f"no gold pairs in the {threshold_split!r} split to choose the threshold on",
             field="params.threshold_split",
         )
     threshold, dev_f1 = choose_threshold(dev.candidates(params, device), dev.gold)
-    test = dev if scored == threshold_split else bitext(vectors, columns, scored, params["unify"])
+    test = dev if scored == threshold_split else bitext(vectors, columns, scored, params.unify)
     candidates = test.candidates(params, device)
     mined = {pair for pair, score in candidates.items() if score >= threshold}
     ranked = [p for p in candidates if p in mined or p in test.gold] + sorted(test.gold - candidates.keys())
@@ -487,7 +480,8 @@ def mine_rows(
 def mining_settings(task: TaskSpec, predictions: Sequence[Prediction]) -> dict[str, Any]:
     """What a record should keep besides the scores: embedding and mining parameters, the threshold."""
     params = mining_params(task)
-    settings = {key: params[key] for key in ("layer", "pooling", "prefix", "k", "unify", "threshold_split")}
+    keys = ("layer", "pooling", "prefix", "k", "unify", "threshold_split")
+    settings: dict[str, Any] = {key: getattr(params, key) for key in keys}
     settings["margin"] = "ratio"
     settings["retrieval"] = "max"
     first = predictions[0].extra if predictions else {}
@@ -506,7 +500,7 @@ class Mining(Retrieval):
     def features(
         self, rows: datasets.Dataset, tokenizer: Any, task: TaskSpec, max_length: int
     ) -> datasets.Dataset:
-        prefix = mining_params(task)["prefix"]
+        prefix = mining_params(task).prefix
         texts = []
         for number, (source, target) in enumerate(zip(rows["source"], rows["target"], strict=True)):
             text = source if source is not None else target
@@ -515,47 +509,22 @@ class Mining(Retrieval):
                     f"mining row {number} has neither a source nor a target sentence", field="columns"
                 )
             texts.append(prefix + text)
-        enc = tokenizer(texts, truncation=True, max_length=max_length)
-        return datasets.Dataset.from_dict(
-            {
-                "input_ids": enc["input_ids"],
-                "attention_mask": enc["attention_mask"],
-                "length": [len(ids) for ids in enc["input_ids"]],
-            }
-        )
+        return sentence_features(texts, tokenizer, max_length)
 
-    def predict(
-        self,
-        model: torch.nn.Module,
-        features: datasets.Dataset,
-        rows: datasets.Dataset,
-        task: TaskSpec,
-        tokenizer: Any,
-        batch_size: int,
-        precision: str,
-        language: str | None = None,
-    ) -> list[Prediction]:
-        """``language`` (the runner's cell language) is not needed: the rows carry their sentence ids."""
-        params = mining_params(task)
-        columns = row_columns(rows)
-        vectors = self.embed(model, features, tokenizer, task, batch_size, precision)
-        return mine_rows(vectors, columns, params, device=str(model_device(model)))
+    def decode(self, outputs: list[np.ndarray], inputs: PredictInputs) -> list[Prediction]:
+        """The rows carry their sentence ids: the runner's cell ``language`` is not needed."""
+        columns = row_columns(inputs.rows)
+        return mine_rows(np.stack(outputs), columns, mining_params(inputs.task), device=str(inputs.device))
 
     def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]:
         gold = [p.id for p in predictions if p.label == 1]
         mined = [p.id for p in predictions if p.prediction == 1]
         return {name: value / 100 for name, value in bucc_scores(gold, mined).items()}
 
-    def baseline(
-        self,
-        train_rows: datasets.Dataset | None,
-        eval_rows: datasets.Dataset,
-        task: TaskSpec,
-        language: str | None = None,
-    ) -> Baseline:
+    def trivial(self, inputs: BaselineInputs) -> Baseline:
         """Expected scores of pairing every source sentence with a uniformly random English sentence."""
-        columns = row_columns(eval_rows)
-        scored = scored_split(columns, threshold_split_of(task))
+        columns = row_columns(inputs.eval_rows)
+        scored = scored_split(columns, threshold_split_of(inputs.task))
         n_src = n_tgt = n_gold = 0
         for split, source, gold in zip(columns["split"], columns["source"], columns["gold"], strict=True):
             if split == scored:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import datasets
@@ -12,11 +11,11 @@ from transformers import AutoModelForMultipleChoice
 
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
-from harness.kinds.base import Baseline, Prediction, accuracy, batched_forward
+from harness.kinds.base import Baseline, BaselineInputs, Collate, PredictInputs, Prediction, TaskKind
 from harness.models.loading import from_pretrained
 
 
-class MultipleChoice:
+class MultipleChoice(TaskKind):
     name = "multiple_choice"
     trains = True
 
@@ -51,7 +50,7 @@ class MultipleChoice:
 
         return rows.map(encode, batched=True, remove_columns=rows.column_names, desc=f"tokenise {task.name}")
 
-    def collator(self, tokenizer: Any) -> Any:
+    def collator(self, tokenizer: Any, task: TaskSpec | None = None) -> Collate:
         pad_id = tokenizer.pad_token_id
 
         def collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -72,43 +71,21 @@ class MultipleChoice:
 
         return collate
 
-    def predict(
-        self,
-        model: torch.nn.Module,
-        features: datasets.Dataset,
-        rows: datasets.Dataset,
-        task: TaskSpec,
-        tokenizer: Any,
-        batch_size: int,
-        precision: str,
-        language: str | None = None,
-    ) -> list[Prediction]:
-        logits = batched_forward(
-            model,
-            features,
-            self.collator(tokenizer),
-            lambda m, b: m(**b).logits,
-            batch_size=max(1, batch_size // 4),
-            precision=precision,
-        )
+    def inference_batch_size(self, batch_size: int) -> int:
+        return max(1, batch_size // 4)  # every example is n_choices sequences
+
+    def decode(self, outputs: list[np.ndarray], inputs: PredictInputs) -> list[Prediction]:
         out = []
-        for row_id, gold, row_logits in zip(rows["id"], features["labels"], logits, strict=True):
+        for row_id, gold, row_logits in zip(
+            inputs.rows["id"], inputs.features["labels"], outputs, strict=True
+        ):
             pred = int(np.argmax(row_logits))
             out.append(Prediction(row_id, pred, int(gold), float(pred == gold)))
         return out
 
-    def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]:
-        return {"accuracy": accuracy(predictions)}
-
-    def baseline(
-        self,
-        train_rows: datasets.Dataset | None,
-        eval_rows: datasets.Dataset,
-        task: TaskSpec,
-        language: str | None = None,
-    ) -> Baseline:
+    def trivial(self, inputs: BaselineInputs) -> Baseline:
         """Chance: the expected accuracy of a uniform random choice."""
-        chance = float(np.mean([1.0 / max(1, len(c)) for c in eval_rows["choices"]]))
+        chance = float(np.mean([1.0 / max(1, len(c)) for c in inputs.eval_rows["choices"]]))
         return Baseline("random choice", {"accuracy": chance})
 
 

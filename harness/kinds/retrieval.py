@@ -8,37 +8,32 @@ every sentence, e.g. ``"query: "`` for e5 models; default none, as in XTREME).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import datasets
 import numpy as np
 import torch
-from transformers import AutoModel, DataCollatorWithPadding
+from transformers import AutoModel
 
 from harness.catalogue.protocol import XTREME_LAYER_RULE, hidden_state_index
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
-from harness.kinds.base import Baseline, Prediction, accuracy, batched_forward
+from harness.kinds.base import (
+    Baseline,
+    BaselineInputs,
+    Forward,
+    PredictInputs,
+    Prediction,
+    TaskKind,
+)
+from harness.kinds.params import RetrievalParams
+from harness.kinds.registry import kind_params
 from harness.models.loading import from_pretrained
 
-POOLINGS = ("mean", "cls")
 
-
-def retrieval_params(task: TaskSpec) -> dict[str, Any]:
-    params = {"layer": -1, "pooling": "mean", "prefix": ""} | dict(task.params)
-    if params["pooling"] not in POOLINGS:
-        raise HarnessError(
-            f"task {task.name!r}: unknown pooling {params['pooling']!r}",
-            field="params.pooling",
-            allowed=POOLINGS,
-        )
-    layer = params["layer"]
-    if layer != XTREME_LAYER_RULE and (not isinstance(layer, int) or isinstance(layer, bool)):
-        raise HarnessError(
-            f"task {task.name!r}: layer must be an integer or {XTREME_LAYER_RULE!r}", field="params.layer"
-        )
-    return params
+def retrieval_params(task: TaskSpec) -> RetrievalParams:
+    """The task's embedding parameters (a mining task's too: ``MiningParams`` extends them)."""
+    return kind_params(task)
 
 
 def encoder_depth(model: torch.nn.Module) -> int:
@@ -51,7 +46,7 @@ def encoder_depth(model: torch.nn.Module) -> int:
 
 def resolved_layer(task: TaskSpec, model: torch.nn.Module) -> int:
     """The hidden-state index ``params.layer`` means for this model (``xtreme``: by its depth)."""
-    layer = retrieval_params(task)["layer"]
+    layer = retrieval_params(task).layer
     return hidden_state_index(task.kind, encoder_depth(model)) if layer == XTREME_LAYER_RULE else layer
 
 
@@ -72,7 +67,7 @@ def nearest_neighbours(queries: np.ndarray, keys: np.ndarray, chunk: int = 4096)
     return best
 
 
-class Retrieval:
+class Retrieval(TaskKind):
     name = "retrieval"
     trains = False
 
@@ -82,76 +77,46 @@ class Retrieval:
     def features(
         self, rows: datasets.Dataset, tokenizer: Any, task: TaskSpec, max_length: int
     ) -> datasets.Dataset:
-        prefix = retrieval_params(task)["prefix"]
+        prefix = retrieval_params(task).prefix
         texts = [prefix + s for s in rows["source"]] + [prefix + t for t in rows["target"]]
-        enc = tokenizer(texts, truncation=True, max_length=max_length)
-        return datasets.Dataset.from_dict(
-            {
-                "input_ids": enc["input_ids"],
-                "attention_mask": enc["attention_mask"],
-                "length": [len(ids) for ids in enc["input_ids"]],
-            }
-        )
+        return sentence_features(texts, tokenizer, max_length)
 
-    def collator(self, tokenizer: Any) -> Any:
-        pad = DataCollatorWithPadding(tokenizer)
-        return lambda items: pad([{k: v for k, v in item.items() if k != "length"} for item in items])
-
-    def embed(
-        self,
-        model: torch.nn.Module,
-        features: datasets.Dataset,
-        tokenizer: Any,
-        task: TaskSpec,
-        batch_size: int,
-        precision: str,
-    ) -> np.ndarray:
-        params = retrieval_params(task)
+    def forward(self, model: torch.nn.Module, task: TaskSpec) -> Forward:
+        """Pooled hidden states of ``params.layer``."""
+        pooling = retrieval_params(task).pooling
         layer = resolved_layer(task, model)
 
-        def forward(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        def embed(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
             if layer == -1:  # the last layer's output: no need to keep every layer's
                 hidden = m(**batch).last_hidden_state
             else:
                 hidden = m(**batch, output_hidden_states=True).hidden_states[layer]
-            return pool(hidden, batch["attention_mask"], params["pooling"])
+            return pool(hidden, batch["attention_mask"], pooling)
 
-        return np.stack(
-            batched_forward(
-                model, features, self.collator(tokenizer), forward, batch_size=batch_size, precision=precision
-            )
-        )
+        return embed
 
-    def predict(
-        self,
-        model: torch.nn.Module,
-        features: datasets.Dataset,
-        rows: datasets.Dataset,
-        task: TaskSpec,
-        tokenizer: Any,
-        batch_size: int,
-        precision: str,
-        language: str | None = None,
-    ) -> list[Prediction]:
-        vectors = self.embed(model, features, tokenizer, task, batch_size, precision)
-        n = len(rows)
+    def decode(self, outputs: list[np.ndarray], inputs: PredictInputs) -> list[Prediction]:
+        vectors = np.stack(outputs)
+        n = len(inputs.rows)
         best = nearest_neighbours(vectors[:n], vectors[n:])
         return [
             Prediction(row_id, int(b), i, float(b == i))
-            for i, (row_id, b) in enumerate(zip(rows["id"], best, strict=True))
+            for i, (row_id, b) in enumerate(zip(inputs.rows["id"], best, strict=True))
         ]
 
-    def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]:
-        return {"accuracy": accuracy(predictions)}
+    def trivial(self, inputs: BaselineInputs) -> Baseline:
+        return Baseline("random candidate", {"accuracy": 1.0 / max(1, len(inputs.eval_rows))})
 
-    def baseline(
-        self,
-        train_rows: datasets.Dataset | None,
-        eval_rows: datasets.Dataset,
-        task: TaskSpec,
-        language: str | None = None,
-    ) -> Baseline:
-        return Baseline("random candidate", {"accuracy": 1.0 / max(1, len(eval_rows))})
+
+def sentence_features(texts: list[str], tokenizer: Any, max_length: int) -> datasets.Dataset:
+    enc = tokenizer(texts, truncation=True, max_length=max_length)
+    return datasets.Dataset.from_dict(
+        {
+            "input_ids": enc["input_ids"],
+            "attention_mask": enc["attention_mask"],
+            "length": [len(ids) for ids in enc["input_ids"]],
+        }
+    )
 
 
 KIND = Retrieval()

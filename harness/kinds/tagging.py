@@ -26,7 +26,7 @@ Scores: seqeval F1/precision/recall exactly as XTREME's official scorer (see
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,8 @@ from transformers import AutoModelForTokenClassification
 
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
-from harness.kinds.base import Baseline, Prediction, batched_forward
+from harness.kinds.base import Baseline, BaselineInputs, Collate, PredictInputs, Prediction, TaskKind
+from harness.kinds.registry import kind_params
 from harness.models.loading import from_pretrained_with_labels
 from harness.scoring.tagging import seqeval_scores
 
@@ -223,7 +224,7 @@ def majority(counts: Counter[str], order: dict[str, int]) -> str:
 # ----------------------------------------------------------------------------------- the kind
 
 
-class Tagging:
+class Tagging(TaskKind):
     name = "tagging"
     trains = True
 
@@ -237,9 +238,7 @@ class Tagging:
     ) -> datasets.Dataset:
         _require_fast(tokenizer)
         table = tag_table(task)
-        overlap = int(task.params.get("window_stride_words", 0) or 0)
-        if overlap < 0:
-            raise HarnessError(f"task {task.name!r}: window_stride_words must be ≥ 0", field="params")
+        overlap = kind_params(task).window_stride_words
 
         def encode(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
             words = [[str(w) for w in sentence] for sentence in batch["tokens"]]
@@ -269,7 +268,7 @@ class Tagging:
             desc=f"tokenise {task.name}",
         )
 
-    def collator(self, tokenizer: Any) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]:
+    def collator(self, tokenizer: Any, task: TaskSpec | None = None) -> Collate:
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         fill = {"input_ids": pad_id, "token_type_ids": 0, "attention_mask": 0, "labels": IGNORE_INDEX}
 
@@ -287,30 +286,13 @@ class Tagging:
 
         return collate
 
-    def predict(
-        self,
-        model: torch.nn.Module,
-        features: datasets.Dataset,
-        rows: datasets.Dataset,
-        task: TaskSpec,
-        tokenizer: Any,
-        batch_size: int,
-        precision: str,
-        language: str | None = None,
-    ) -> list[Prediction]:
+    def decode(self, outputs: list[np.ndarray], inputs: PredictInputs) -> list[Prediction]:
+        task, features, rows = inputs.task, inputs.features, inputs.rows
         labels = list(tag_table(task))
-        logits = batched_forward(
-            model,
-            features,
-            self.collator(tokenizer),
-            lambda m, b: m(**b).logits,
-            batch_size=batch_size,
-            precision=precision,
-        )
         words = rows["tokens"]
         chosen = [[-1] * len(sentence) for sentence in words]
         for example, word_index, row_logits in zip(
-            features["example_index"], features["word_index"], logits, strict=True
+            features["example_index"], features["word_index"], outputs, strict=True
         ):
             # Rows are right-padded to their batch's width: positions < len(word_index) are the row's own.
             best = np.argmax(row_logits[: len(word_index)], axis=-1)
@@ -334,19 +316,17 @@ class Tagging:
     def score(self, predictions: Sequence[Prediction], task: TaskSpec) -> dict[str, float]:
         return tagging_scores([p.label for p in predictions], [p.prediction for p in predictions])
 
-    def baseline(
-        self,
-        train_rows: datasets.Dataset | None,
-        eval_rows: datasets.Dataset,
-        task: TaskSpec,
-        language: str | None = None,
-    ) -> Baseline:
+    def trivial(self, inputs: BaselineInputs) -> Baseline:
         """Each word form's most frequent training tag; unseen forms get the most frequent tag overall."""
-        source = train_rows if train_rows is not None else eval_rows
-        lookup, fallback = majority_lookup(source, task)
-        gold = [[str(tag) for tag in tags] for tags in eval_rows["tags"]]
-        pred = [[lookup.get(str(w), fallback) for w in sentence] for sentence in eval_rows["tokens"]]
-        name = "majority tag per word" if train_rows is not None else "majority tag per word (scored data)"
+        source = inputs.fit_rows
+        lookup, fallback = majority_lookup(source, inputs.task)
+        gold = [[str(tag) for tag in tags] for tags in inputs.eval_rows["tags"]]
+        pred = [[lookup.get(str(w), fallback) for w in sentence] for sentence in inputs.eval_rows["tokens"]]
+        name = (
+            "majority tag per word"
+            if inputs.train_rows is not None
+            else "majority tag per word (scored data)"
+        )
         return Baseline(name, tagging_scores(gold, pred))
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import Hyperparameters, ModelSpec, TaskSpec
 from harness.errors import HarnessError
+from harness.kinds.registry import kind_params
 from harness.runner.plan import Cell, Plan
 
 ASSUMED_TFLOPS = 100.0
@@ -96,9 +97,9 @@ def non_embedding_params(model: ModelSpec) -> tuple[int, str]:
 
 
 def _sequences(task: TaskSpec) -> int:
-    """Sequences the encoder reads per example: one per choice for multiple choice (``params.n_choices``,
-    default 4)."""
-    return int(task.params.get("n_choices", 4)) if task.kind == "multiple_choice" else 1
+    """Sequences the encoder reads per example, as the kind's params say (multiple choice: one per choice,
+    ``params.n_choices``, default 4)."""
+    return kind_params(task).sequences_per_example()
 
 
 def train_examples(task: TaskSpec, lang: str, size: int | None, catalogue: Catalogue) -> int | None:

@@ -1,37 +1,40 @@
-"""Per-example sufficient statistics from the stored predictions, per task kind.
+"""Per-example sufficient statistics from the stored predictions, by the reducer each kind declares.
 
 Each example contributes ``(num, den)`` so that the record's main score is ``sum(num) / sum(den)``
-over ALL its examples, exactly as the kind's ``score`` computes it (tested per kind):
+over ALL its examples, exactly as the kind's ``score`` computes it (tested per kind). The reducers are
+part of a kind's declaration (``KindInfo.example_stats``; the built-in ones, and how each kind's
+metrics reduce, are in ``harness.kinds.statistics``).
 
-- classification, multiple choice, retrieval: accuracy = mean ``correct`` → ``(correct, 1)``;
-- extractive QA: ``correct`` is the example's EM and ``f1`` its F1 → exact_match ``(EM, 1)``, f1
-  ``(F1, 1)``, em_f1_mean ``((EM + F1) / 2, 1)``;
-- tagging: seqeval chunks of each sentence (seqeval never lets a chunk cross a sentence end, so corpus
-  counts are sums of sentence counts) → f1 ``(2·tp, n_pred + n_gold)``, precision ``(tp, n_pred)``,
-  recall ``(tp, n_gold)``, token accuracy ``(right words, words)``;
-- mining (BUCC): one row per pair in (mined ∪ gold) with ``prediction``/``label`` in {0, 1} → the same
-  counts over pairs. Resampling pairs treats each candidate pair as an example (an approximation:
-  mined pairs compete for sentences).
-
-An unknown kind or metric, or a missing predictions file, gives ``None``: the caller then falls back
-to seed-level uncertainty. A packed store (``harness pack``) keeps no predictions: its records point at
-the statistics computed here (``example_stats``), read back by ``packed_record_stats``.
+A kind that declares no reducer, a metric its reducer cannot reduce, or a missing predictions file
+gives ``None``: the caller then falls back to seed-level uncertainty. A packed store (``harness
+pack``) keeps no predictions: its records point at the statistics computed here (``example_stats``),
+read back by ``packed_record_stats``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harness.kinds.registry import KINDS
+from harness.kinds.statistics import Row, chunks, sentence_chunk_counts
 from harness.results.schema import Record
 
-Row = dict[str, Any]
+__all__ = [
+    "ExampleStats",
+    "chunks",
+    "packed_record_stats",
+    "read_prediction_rows",
+    "record_stats",
+    "sentence_chunk_counts",
+    "stats_from_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -51,119 +54,6 @@ class ExampleStats:
         return float(self.num.sum()) / total if total > 0 else 0.0
 
 
-def _correct(rows: Sequence[Row], metric: str) -> tuple[list[float], list[float]] | None:
-    if metric != "accuracy":
-        return None
-    return [float(r["correct"]) for r in rows], [1.0] * len(rows)
-
-
-def _qa(rows: Sequence[Row], metric: str) -> tuple[list[float], list[float]] | None:
-    if metric == "exact_match":
-        num = [float(r["correct"]) for r in rows]
-    elif metric == "f1":
-        num = [float(r["f1"]) for r in rows]
-    elif metric == "em_f1_mean":
-        num = [(float(r["correct"]) + float(r["f1"])) / 2 for r in rows]
-    else:
-        return None
-    return num, [1.0] * len(rows)
-
-
-def _counts(tp: float, n_pred: float, n_gold: float, metric: str) -> tuple[float, float] | None:
-    if metric == "f1":
-        return 2 * tp, n_pred + n_gold
-    if metric == "precision":
-        return tp, n_pred
-    if metric == "recall":
-        return tp, n_gold
-    return None
-
-
-_ENDS_AFTER = {"E", "S"}  # a chunk always ends after these prefixes
-_OPEN = {"B", "I"}  # ... and after these when the next prefix is B, S or O
-_CLOSES_OPEN = {"B", "S", "O"}
-_STARTS_AFTER = {"E", "S", "O"}  # after these, an E or I prefix starts a new chunk
-_CONTINUES = {"E", "I"}
-_NOT_TYPED = {"O", "."}
-
-
-def chunks(tags: Sequence[str]) -> set[tuple[str, int, int]]:
-    """The (type, first, last) chunks of one sentence, by the same rules as seqeval's default
-    ``get_entities`` (conlleval: the first character is the prefix, the rest after an optional "-" the
-    type; a change of type always closes and opens a chunk). Property-tested against seqeval; written
-    out here because seqeval warns once per non-BIO tag, which dominates the time on UD-POS."""
-    found = set()
-    prev_tag, prev_type, begin = "O", "", 0
-    for i, chunk in enumerate([*tags, "O"]):
-        tag = chunk[0]
-        type_ = chunk[1:].split("-", maxsplit=1)[-1] or "_"
-        typed_change = prev_type != type_
-        if (
-            prev_tag in _ENDS_AFTER
-            or (prev_tag in _OPEN and tag in _CLOSES_OPEN)
-            or (prev_tag not in _NOT_TYPED and typed_change)
-        ):
-            found.add((prev_type, begin, i - 1))
-        if (
-            tag in ("B", "S")
-            or (prev_tag in _STARTS_AFTER and tag in _CONTINUES)
-            or (tag not in _NOT_TYPED and typed_change)
-        ):
-            begin = i
-        prev_tag, prev_type = tag, type_
-    return found
-
-
-@functools.lru_cache(maxsize=262_144)
-def _chunks_of(tags: tuple[str, ...]) -> frozenset[tuple[str, int, int]]:
-    return frozenset(chunks(tags))  # gold sentences recur for every checkpoint scored on them
-
-
-def sentence_chunk_counts(gold: Sequence[str], pred: Sequence[str]) -> tuple[int, int, int]:
-    """(tp, n_pred, n_gold) of one sentence, with seqeval's default (conlleval-style) chunking."""
-    true_chunks = _chunks_of(tuple(str(t) for t in gold))
-    pred_chunks = _chunks_of(tuple(str(t) for t in pred))
-    return len(true_chunks & pred_chunks), len(pred_chunks), len(true_chunks)
-
-
-def _tagging(rows: Sequence[Row], metric: str) -> tuple[list[float], list[float]] | None:
-    num, den = [], []
-    for r in rows:
-        gold, pred = r["label"], r["prediction"]
-        if metric == "accuracy":
-            num.append(float(sum(g == p for g, p in zip(gold, pred, strict=True))))
-            den.append(float(len(gold)))
-            continue
-        pair = _counts(*sentence_chunk_counts(gold, pred), metric)
-        if pair is None:
-            return None
-        num.append(pair[0])
-        den.append(pair[1])
-    return num, den
-
-
-def _mining(rows: Sequence[Row], metric: str) -> tuple[list[float], list[float]] | None:
-    num, den = [], []
-    for r in rows:
-        mined, gold = int(r["prediction"]) == 1, int(r["label"]) == 1
-        pair = _counts(float(mined and gold), float(mined), float(gold), metric)
-        if pair is None:
-            return None
-        num.append(pair[0])
-        den.append(pair[1])
-    return num, den
-
-
-STAT_BUILDERS: dict[str, Callable[[Sequence[Row], str], tuple[list[float], list[float]] | None]] = {
-    "classification": _correct,
-    "multiple_choice": _correct,
-    "retrieval": _correct,
-    "extractive_qa": _qa,
-    "tagging": _tagging,
-    "mining": _mining,
-}
-
-
 def _unique_ids(rows: Sequence[Row]) -> tuple[str, ...]:
     """The examples' ids; a repeated id gets ``#k`` so examples never collapse when aligned."""
     seen: dict[str, int] = {}
@@ -178,7 +68,8 @@ def _unique_ids(rows: Sequence[Row]) -> tuple[str, ...]:
 
 def stats_from_rows(kind: str, metric: str, rows: Sequence[Row]) -> ExampleStats | None:
     """The per-example statistics of ``rows`` (the predictions JSONL) for ``kind``'s ``metric``."""
-    builder = STAT_BUILDERS.get(kind)
+    info = KINDS.get(kind)
+    builder = info.example_stats if info is not None else None
     if builder is None:
         return None
     try:

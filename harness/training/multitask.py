@@ -21,7 +21,6 @@ choices dict and answer letters, CCG's data-defined supertag set).
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -101,10 +100,8 @@ def prepare_rows(task: TaskSpec, rows: datasets.Dataset) -> tuple[TaskSpec, data
 
 
 def collator_for(kind: Any, tokenizer: Any, task: TaskSpec) -> Collate:
-    """The kind's training collator; kinds whose collator reads task parameters (masked LM) get the task."""
-    if len(inspect.signature(kind.collator).parameters) >= 2:
-        return kind.collator(tokenizer, task)
-    return kind.collator(tokenizer)
+    """The kind's training collator (every kind's ``collator`` takes the task: masked LM reads its params)."""
+    return kind.collator(tokenizer, task)
 
 
 # ---- the mixture ----------------------------------------------------------------------------------
