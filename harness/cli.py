@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import EXIT_CODES, HarnessError, ValidationErrors, from_os_error
+from harness.errors import EXIT_CODES, HarnessError, ValidationErrors, from_os_error, from_wrapped_os_error
 
 INTERNAL_ERROR = 4
 
@@ -178,6 +178,8 @@ def _report_failure(exc: Exception) -> int:
     known = exc if isinstance(exc, HarnessError) else None
     if known is None and isinstance(exc, OSError):
         known = from_os_error(exc)
+    if known is None:
+        known = from_wrapped_os_error(exc)
     if known is not None:
         _error_line(_one_line(known.render()))
         return known.exit_code

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import difflib
 import errno
+import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -100,6 +102,19 @@ _INPUT_ERRNOS = {
     errno.ENOTDIR: "not a folder (a file stands where a folder is expected)",
     errno.EISDIR: "is a folder, not a file",
 }
+
+
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def from_wrapped_os_error(exc: Exception) -> HarnessError | None:
+    """An OS error that a library re-raised as its own type, saying only ``(os error N)`` in its message
+    (safetensors and tokenizers are Rust: a full disk while saving weights arrives as a SafetensorError)."""
+    found = _RUST_OS_ERROR.search(str(exc))
+    if found is None:
+        return None
+    code = int(found.group(1))
+    return from_os_error(OSError(code, os.strerror(code)))
 
 
 def from_os_error(exc: OSError) -> HarnessError | None:

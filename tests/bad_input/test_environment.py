@@ -129,3 +129,17 @@ def test_smoke_the_installed_command_prints_one_line(
     assert done.returncode == code, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{grid}: {message}"), lines
+
+
+def test_a_full_disk_inside_a_rust_library_is_exit_3_not_a_bug(
+    workspace: Path, refused: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """safetensors re-raises the OS error as its own type, saying only "(os error 28)"."""
+    from safetensors import SafetensorError
+
+    def full(*_: object, **__: object) -> None:
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr("harness.catalogue.validate.validate_paths", full)
+    outcome = refused("tasks", "validate", code=3, names="disk full")
+    assert "internal error" not in outcome.errors[0]
