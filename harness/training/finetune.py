@@ -19,7 +19,7 @@ from typing import Any
 
 import datasets
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from harness.catalogue.schema import Hyperparameters
 from harness.models.frozen_prefix import frozen_prefix_cache
@@ -158,6 +158,8 @@ def finetune(
             data_collator=collate,
             callbacks=[losses, *([dev] if dev else [])],
         )
+        # with its bars off the Trainer prints every logged loss; the losses go to training.json instead
+        trainer.remove_callback(PrinterCallback)
         result = trainer.train()
     if dev is not None and dev.best_state is not None:
         model.load_state_dict(dev.best_state)

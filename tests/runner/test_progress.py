@@ -60,3 +60,4 @@ def test_a_non_tty_run_of_the_tiny_grid_logs_each_cell_once(
     assert [m.group(5) for m in matches] == report.ran  # type: ignore[union-attr]
     captured = capfd.readouterr()
     assert "it/s" not in captured.err + captured.out  # no Trainer or loading bars
+    assert "'loss'" not in captured.err + captured.out  # nor the Trainer's printed loss logs
