@@ -482,7 +482,7 @@ class GridSpec(Strict):
     # the contrast's one confirmatory number (harness/report/verdict.py); all else is exploratory
     primary_endpoint: Literal["shifted_gap_difference", "in_domain_difference"] = "shifted_gap_difference"
     # the group (tasks/targets/*.yaml) whose aggregate the summary and the site show and rank by; without
-    # one, the mean over the grid's targets. Not an input of any cell: it never changes a cell's key.
+    # one, the mean over the grid's targets. Not an input of any job: it never changes a job's key.
     group: GroupName | None = None
 
     @model_validator(mode="after")

@@ -67,7 +67,7 @@ class PredictInputs:
 @dataclass(frozen=True)
 class BaselineInputs:
     """What ``baseline`` was given, as a kind's ``trivial`` sees it: the rows to score, the training rows
-    when the cell has them (else None) and the rows' language."""
+    when the job has them (else None) and the rows' language."""
 
     train_rows: Rows | None
     eval_rows: Rows

@@ -512,7 +512,7 @@ class Mining(Retrieval):
         return sentence_features(texts, tokenizer, max_length)
 
     def decode(self, outputs: list[np.ndarray], inputs: PredictInputs) -> list[Prediction]:
-        """The rows carry their sentence ids: the runner's cell ``language`` is not needed."""
+        """The rows carry their sentence ids: the runner's job ``language`` is not needed."""
         columns = row_columns(inputs.rows)
         return mine_rows(np.stack(outputs), columns, mining_params(inputs.task), device=str(inputs.device))
 

@@ -21,7 +21,9 @@ from harness.results.reading import read_json
 
 LOCK_VERSION = 1
 PINNED_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt")
-IGNORED_NAMES = {"cell.json", "training.json"}
+# the job that built a checkpoint folder; the file keeps its first name so existing checkpoints still count
+JOB_FILE = "cell.json"
+IGNORED_NAMES = {JOB_FILE, "training.json"}
 
 
 @dataclass

@@ -9,7 +9,7 @@ through one NLI head). Each step draws a task with probability
 - ``uniform``: 1 / T,
 - ``temperature``: n_t^(1/τ) / Σ n^(1/τ)  (τ = ``temperature``; τ = 1 is proportional),
 
-from a generator seeded with the cell's seed, then that task's next batch (its own batch size; a task
+from a generator seeded with the job's seed, then that task's next batch (its own batch size; a task
 whose batches run out starts a new shuffled epoch). The number of steps is the same under every rule:
 ``max_steps`` when set, else ``epochs × Σ_t ceil(n_t / batch_t)``. The optimiser is AdamW with linear
 warm-up and decay and gradient clipping at 1.0, as ``transformers.Trainer`` does for single tasks.

@@ -141,7 +141,7 @@ def test_hostile_names_are_refused_before_anything_is_written(
     assert "cannot be used as a name" in outcome.errors[0]
 
 
-def test_only_matching_no_cell_runs_nothing_and_names_the_closest(workspace: Path, refused: Callable) -> None:
+def test_only_matching_no_job_runs_nothing_and_names_the_closest(workspace: Path, refused: Callable) -> None:
     outcome = refused(
         "run",
         "tasks/grids/tiny.yaml",
