@@ -749,7 +749,7 @@ class GridRunner:
         hp = training.get("hyperparameters") if training else None
         train_info = training.get("training", {}) if training else {}
         return Record(
-            cell=job.key,
+            job_key=job.key,
             grid=self.plan.grid.name,
             checkpoint=CheckpointInfo(
                 name=job.checkpoint_name,

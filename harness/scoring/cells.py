@@ -264,7 +264,9 @@ def usable_stats(root: Path, per_cell: list[list[Record]]) -> dict[int, list[Exa
         ):
             usable[cell] = stats  # type: ignore[assignment]
         elif any(s is not None for s in stats):
-            log.warning("%s: per-example statistics do not reproduce the score; seed CIs only", recs[0].cell)
+            log.warning(
+                "%s: per-example statistics do not reproduce the score; seed CIs only", recs[0].job_key
+            )
     return usable
 
 

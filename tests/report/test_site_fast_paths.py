@@ -50,7 +50,7 @@ def runner_record(
             LineageStep(phase="target", key=f"tgt-{condition}-{task}-{seed}", name=task, task=task, seed=seed)
         )
     return Record(
-        cell=f"{condition}-{task}-{split}-{language}-{seed}",
+        job_key=f"{condition}-{task}-{split}-{language}-{seed}",
         grid="default",
         checkpoint=CheckpointInfo(
             name=f"{MODEL}+{condition}",
