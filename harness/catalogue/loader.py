@@ -16,14 +16,10 @@ from harness.catalogue.schema import GridSpec, GroupSpec, TaskSpec
 from harness.catalogue.yaml_lines import line_of, load_with_lines
 from harness.errors import HarnessError, ValidationErrors, did_you_mean
 from harness.kinds.registry import KINDS
-from harness.resources import builtin_data_dir, builtin_tasks_dir, resource_root, task_folders
+from harness.resources import builtin_data_dir, resource_root, task_folders
 
 # the folder holding tasks/ and data/: a checkout's root (tests and benchmarks read it), else the package's copy
 REPO_ROOT = resource_root()
-
-
-def default_tasks_dir() -> Path:
-    return builtin_tasks_dir()
 
 
 def default_data_dir() -> Path:

@@ -37,9 +37,6 @@ class ResultsStore:
     def record_path(self, checkpoint: str, task: str, split: str, language: str, job_key: str) -> Path:
         return self.records_dir / checkpoint / f"{task}.{split}.{language}.{job_key[:16]}.json"
 
-    def has(self, path: Path) -> bool:
-        return path.is_file()
-
     def write(self, record: Record, predictions: Iterable[dict[str, Any]], path: Path) -> None:
         """Predictions first, the record last: a record on disk means the job is complete."""
         pred_path = path.with_suffix(".predictions.jsonl")

@@ -83,13 +83,6 @@ class Plan:
     def condition(self, name: str) -> IntermediateSpec:
         return next(c for c in self.grid.intermediate if c.name == name)
 
-    def eval_groups(self) -> list[tuple[str, str, list[Job]]]:
-        """Evaluation jobs grouped by (checkpoint key, task): one model load per group."""
-        groups: dict[tuple[str, str], list[Job]] = {}
-        for job in self.by_phase("evaluate"):
-            groups.setdefault((job.parent, job.task), []).append(job)
-        return [(parent, task, jobs) for (parent, task), jobs in groups.items()]
-
 
 def hyperparameters(task: TaskSpec, overrides: dict[str, Any], model: ModelSpec) -> Hyperparameters:
     merged = task.hyperparameters.model_dump() | overrides

@@ -33,7 +33,8 @@ from scipy import sparse
 from harness.results.schema import Record
 from harness.scoring.bootstrap import (
     DEFAULT_LEVEL,
-    MAX_WEIGHT_CELLS,
+    MAX_WEIGHT_FLOATS,
+    example_weights,
     shared_item_variance,
     stable_seed,
     t_interval,
@@ -270,27 +271,18 @@ def usable_stats(root: Path, per_cell: list[list[Record]]) -> dict[int, list[Exa
     return usable
 
 
-def item_weights_block(n: int, rows: int, seed: int) -> np.ndarray:
-    """``rows × n`` multinomial resampling counts (``n`` uniform draws with replacement per row)."""
-    rng = np.random.default_rng(seed)
-    if n == 0:
-        return np.zeros((rows, 0))
-    draws = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
-    return np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
-
-
 def group_replicates(
     key: tuple, n_items: int, num: sparse.csc_matrix, den: sparse.csc_matrix, n_boot: int
 ) -> np.ndarray:
     """``(W @ num) / (W @ den)`` for one alignment group (``n_items × columns`` sparse statistics):
     ``n_boot × columns``. ``W`` is drawn in blocks of replicates (bounded memory for large groups),
     each seeded from the group's identity, so the same store gives the same replicates."""
-    step = max(1, MAX_WEIGHT_CELLS // max(n_items, 1))
+    step = max(1, MAX_WEIGHT_FLOATS // max(n_items, 1))
     top = np.empty((n_boot, num.shape[1]))
     bottom = np.empty_like(top)
     for start in range(0, n_boot, step):
         rows = min(step, n_boot - start)
-        weights = item_weights_block(n_items, rows, stable_seed("items", *key, n_items, n_boot, start))
+        weights = example_weights(n_items, rows, stable_seed("items", *key, n_items, n_boot, start))
         top[start : start + rows] = np.asarray(num.T @ weights.T).T
         bottom[start : start + rows] = np.asarray(den.T @ weights.T).T
     with np.errstate(divide="ignore", invalid="ignore"):

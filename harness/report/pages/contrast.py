@@ -22,10 +22,6 @@ MAX_PLOTS = 24
 PAIR = ["model", "intermediate_task", "non_english", "english", "source_lang", "source_type"]
 
 
-def _pair_name(row: Any) -> str:
-    return f"{row.non_english} − {row.english}"
-
-
 def _cap(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame.head(MAX_ROWS), max(0, len(frame) - MAX_ROWS)
 
