@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.table import Table
@@ -26,7 +27,7 @@ def _error_line(text: str) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse's usage dump is noise here)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse's usage dump is noise here)
         _error_line(f"harness: error: {message} (see 'harness --help')")
         raise SystemExit(2)
 

@@ -91,8 +91,12 @@ def grid_needs(grid: GridSpec, catalogue) -> Iterator[tuple[Need, Path]]:  # noq
     for cond in grid.intermediate:
         if not cond.trains:
             continue
-        items = cond.tasks or []
-        pairs = [(item.task, item.languages) for item in items] or [(cond.task, cond.languages or ["en"])]
+        if cond.tasks:
+            pairs = [(item.task, item.languages) for item in cond.tasks]
+        elif cond.task is not None:
+            pairs = [(cond.task, cond.languages or ["en"])]
+        else:  # a trained condition names its task or tasks (schema)
+            continue
         for name, languages in pairs:
             task = catalogue.task(name)
             base = catalogue.task_path(name).parent

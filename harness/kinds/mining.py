@@ -322,7 +322,7 @@ def candidate_pairs(
     pairs: dict[Pair, float] = {}
     for s, t, score in zip(src.tolist(), tgt.tolist(), margin.tolist(), strict=True):
         if src_ids[s] is not None and tgt_ids[t] is not None:
-            pairs.setdefault((src_ids[s], tgt_ids[t]), score)  # type: ignore[arg-type]
+            pairs.setdefault((src_ids[s], tgt_ids[t]), score)
     return pairs
 
 

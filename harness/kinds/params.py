@@ -27,8 +27,6 @@ from harness.errors import HarnessError
 if TYPE_CHECKING:
     from harness.catalogue.schema import TaskSpec
 
-XTREME_LAYER = "xtreme"  # the same word as harness.catalogue.protocol.XTREME_LAYER_RULE
-
 
 class KindParams(BaseModel):
     """A kind without parameters: any key is an error. Kinds with parameters extend this."""

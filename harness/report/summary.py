@@ -82,7 +82,9 @@ def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = Non
         *[Column(t, header=f"{t}{' †' if t in demo else ''}") for t in targets],
         *[
             Column(
-                name, style="bold" if name == key else None, header=group.label if name == OVERALL else None
+                name,
+                style="bold" if name == key else None,
+                header=group.label if group is not None and name == OVERALL else None,
             )
             for name in aggregates
         ],

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -184,6 +184,14 @@ def grid_endpoint(cs: CellSet) -> tuple[str, list[str]]:
     ]
 
 
+@overload
+def primary_verdict(
+    cs: CellSet, endpoint: str | None = None, alpha: float = 0.05, by: None = None
+) -> Verdict: ...
+@overload
+def primary_verdict(
+    cs: CellSet, endpoint: str | None = None, alpha: float = 0.05, *, by: str
+) -> list[Verdict]: ...
 def primary_verdict(
     cs: CellSet, endpoint: str | None = None, alpha: float = 0.05, by: str | None = None
 ) -> Verdict | list[Verdict]:

@@ -235,7 +235,12 @@ class ConditionPlanner:
                 inputs["mix"] = MIX_RULE
             if task.params:  # declared row reshaping changes the training data
                 inputs["params"] = task.params
-            step = {"phase": "intermediate", "name": name, "task": task.name, "source_lang": cond.record_lang}
+            step: dict[str, Any] = {
+                "phase": "intermediate",
+                "name": name,
+                "task": task.name,
+                "source_lang": cond.record_lang,
+            }
             if cond.is_mix:
                 step["languages"] = cond.languages
             label = task.name

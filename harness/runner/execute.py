@@ -516,17 +516,18 @@ class GridRunner:
         devs: list[tuple[DevSplit | None, TaskSpec, datasets.Dataset]] = []
         for item in cond.tasks or []:
             task = self.catalogue.task(item.task)
-            assert task.train is not None
+            train = task.train
+            assert train is not None  # an intermediate task declares its training split (schema)
             hp = hyperparameters(task, overrides, model_spec)
             parts = [
-                self._rows(task, task.train.split, lang, dataset=task.train.dataset, limit=task.train.limit)
+                self._rows(task, train.split, lang, dataset=train.dataset, limit=train.limit)
                 for lang in item.languages
             ]
             rows = (
                 parts[0].rows if len(parts) == 1 else datasets.concatenate_datasets([p.rows for p in parts])
             )
             if len(parts) == 1:
-                rows = self._sized(rows, item.size, task, item.languages[0], task.train.split, cond.name)
+                rows = self._sized(rows, item.size, task, item.languages[0], train.split, cond.name)
             else:
                 rows = select_by_size(rows, item.size, f"{cond.name}: {task.name}", file=self.plan.grid_path)
             dev = self._member_dev(task, item.languages, parts, rows)
@@ -535,7 +536,7 @@ class GridRunner:
             devs.append((dev, declared_task, rows))
             pooled = RowSet(
                 task.name,
-                task.train.split,
+                train.split,
                 "+".join(item.languages),
                 rows,
                 hashlib.sha256("|".join(p.fingerprint for p in parts).encode()).hexdigest(),
@@ -619,17 +620,18 @@ class GridRunner:
             self._intermediate_dev(task, lang, part, part.rows)
             for lang, part in zip(languages, parts, strict=True)
         ]
-        if any(d is None for d in per_language):
+        found = [d for d in per_language if d is not None]
+        if len(found) < len(per_language):
             return None
         pooled = RowSet(
             task.name,
-            per_language[0].rows.split,
+            found[0].rows.split,
             "+".join(languages),
-            datasets.concatenate_datasets([d.rows.rows for d in per_language]),
-            hashlib.sha256("|".join(d.rows.fingerprint for d in per_language).encode()).hexdigest(),
-            ",".join(d.rows.origin for d in per_language),
+            datasets.concatenate_datasets([d.rows.rows for d in found]),
+            hashlib.sha256("|".join(d.rows.fingerprint for d in found).encode()).hexdigest(),
+            ",".join(d.rows.origin for d in found),
         )
-        return DevSplit(pooled, "; ".join(d.origin for d in per_language))
+        return DevSplit(pooled, "; ".join(d.origin for d in found))
 
     def _save_checkpoint(self, job: Job, model: Any, parent: Path, training: dict[str, Any]) -> None:
         final = self.checkpoint_dir(job.key)

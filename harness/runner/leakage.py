@@ -332,9 +332,9 @@ def check_leakage(
     def overlap(train: DataRef, scored: DataRef) -> Overlap | None:
         pair = (train.key, scored.key)
         if pair not in found:
-            found[pair] = _overlap(hasher, train, scored)
-            if found[pair] is not None and is_allowed(grid, train, scored):
-                report.allowed.append(found[pair])  # type: ignore[arg-type]
+            found[pair] = result = _overlap(hasher, train, scored)
+            if result is not None and is_allowed(grid, train, scored):
+                report.allowed.append(result)
         return found[pair]
 
     for target_name in grid.targets:

@@ -145,9 +145,11 @@ def share_body(models: dict[str, torch.nn.Module]) -> torch.nn.Module:
     """Make every head model use one encoder body (the largest one: a body with a pooler serves heads
     that need it and those that ignore it). Output embeddings (an LM head) are re-tied to the shared
     input embeddings. Returns the shared body."""
-    bodies = {head: model.base_model for head, model in models.items()}
+    # transformers models: base_model, base_model_prefix and the embedding getters are not nn.Module's
+    heads: dict[str, Any] = dict(models)
+    bodies: dict[str, Any] = {head: model.base_model for head, model in heads.items()}
     shared = max(bodies.values(), key=lambda b: sum(p.numel() for p in b.parameters()))
-    for model in models.values():
+    for model in heads.values():
         setattr(model, model.base_model_prefix, shared)
         output = model.get_output_embeddings()
         if output is not None:
@@ -165,7 +167,8 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[li
 
 def _parameter_groups(models: dict[str, torch.nn.Module], weight_decay: float) -> list[dict[str, Any]]:
     seen: set[int] = set()
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for model in models.values():
         for name, param in model.named_parameters():
             if not param.requires_grad or id(param) in seen:

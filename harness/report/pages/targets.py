@@ -120,9 +120,13 @@ def _score_rows(
 ) -> tuple[list[str], list[dict[str, Any]], list[tuple[str, list[Point | None]]]]:
     """The table rows (HTML, escaped), each row's mean, and the plot's series (the first MAX_SERIES
     checkpoints get points; the others only count towards "n more")."""
-    html, rows, series = [], [], []
+    html: list[str] = []
+    rows: list[dict[str, Any]] = []
+    series: list[tuple[str, list[Point | None]]] = []
     for position, checkpoint in enumerate(checkpoints):
-        parts, points, values = [], [], []
+        parts: list[str] = []
+        points: list[Point | None] = []
+        values: list[float] = []
         plotted = position < MAX_SERIES
         for lang in languages:
             hit = lookup.get((checkpoint, lang))
