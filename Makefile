@@ -55,6 +55,7 @@ test-fast: install browser
 lint: install
 	$(BIN)/ruff check harness tests benchmarks
 	$(BIN)/ruff format --check harness tests benchmarks
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python benchmarks/eval_throughput.py

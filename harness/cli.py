@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.table import Table
@@ -26,7 +27,7 @@ def _error_line(text: str) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse's usage dump is noise here)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse's usage dump is noise here)
         _error_line(f"harness: error: {message} (see 'harness --help')")
         raise SystemExit(2)
 
@@ -60,14 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run or resume a grid")
     run.add_argument("grid", help="grid YAML path or grid name")
-    run.add_argument("--only", help="run only cells whose label contains this glob pattern")
-    run.add_argument("--force", action="store_true", help="re-run selected cells even if done")
+    run.add_argument("--only", help="run only jobs whose label contains this glob pattern")
+    run.add_argument("--force", action="store_true", help="re-run selected jobs even if done")
     run.add_argument("--results", type=Path, default=Path("results"))
     run.add_argument("--executor", default="local")
     run.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
     _common(run)
 
-    plan = sub.add_parser("plan", help="show a grid's cells and what would run, without running")
+    plan = sub.add_parser("plan", help="show a grid's jobs and what would run, without running")
     plan.add_argument("grid")
     plan.add_argument("--results", type=Path, default=Path("results"))
     plan.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
@@ -274,7 +275,7 @@ def _plan(args: argparse.Namespace, *, pin: bool = False):
     if pin:
         before = dict(lock.entries)
         pin_base_models(grid, lock)
-        if lock.entries != before:  # a base model pinned now: its key is part of every cell's key
+        if lock.entries != before:  # a base model pinned now: its key is part of every job's key
             plan = expand(grid, path, catalogue, lock)
     return catalogue, plan
 
@@ -300,12 +301,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.results.store import ResultsStore
     from harness.runner.execute import GridRunner
     from harness.runner.executor import make_executor
-    from harness.runner.progress import CellProgress
+    from harness.runner.progress import JobProgress
 
     executor = make_executor(args.executor)
     catalogue, plan = _plan(args, pin=True)
     store = ResultsStore(args.results)
-    with CellProgress(console) as progress:
+    with JobProgress(console) as progress:
         runner = GridRunner(
             plan,
             catalogue,
@@ -318,7 +319,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         report = runner.run()
     console.print(
-        f"grid {plan.grid.name!r}: {len(report.ran)} cells ran, {len(report.skipped)} already done, "
+        f"grid {plan.grid.name!r}: {len(report.ran)} jobs ran, {len(report.skipped)} already done, "
         f"{report.wall_time_s:.1f} s; results in {store.root}"
     )
     from harness.scoring.derived import write_derived
@@ -420,11 +421,11 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from harness.catalogue.names import checked_name
     from harness.runner.external import eval_checkpoint
-    from harness.runner.progress import CellProgress
+    from harness.runner.progress import JobProgress
 
     checked_name(args.name, field="--name")
 
-    with CellProgress(console) as progress:
+    with JobProgress(console) as progress:
         run = eval_checkpoint(
             args.checkpoint,
             args.name,
@@ -441,7 +442,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     pin = "pinned" if run.pinned_now else "matches its pin"
     console.print(
-        f"{run.name} ({pin} in {args.lock}): {len(run.report.ran)} cells ran, {len(run.report.skipped)} already "
+        f"{run.name} ({pin} in {args.lock}): {len(run.report.ran)} jobs ran, {len(run.report.skipped)} already "
         f"done, {run.report.wall_time_s:.1f} s; leaderboard: {run.site_files} files in {args.out}",
         markup=False,
     )

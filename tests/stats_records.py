@@ -71,9 +71,9 @@ def record(
     n_examples: int = 100,
 ) -> Record:
     ck = checkpoint(condition, model)
-    cell = f"{ck.name}-{task}-{split}-{language}-{seed}"
+    key = f"{ck.name}-{task}-{split}-{language}-{seed}"
     return Record(
-        cell=cell,
+        job_key=key,
         grid="test",
         checkpoint=ck,
         seed=seed,
@@ -112,7 +112,7 @@ def kind_record(task, scores: dict[str, float], condition: str = "mmlu-en", lang
     metric = task.metric
     ck = checkpoint(condition)
     return Record(
-        cell=f"{ck.name}-{task.name}-{language}",
+        job_key=f"{ck.name}-{task.name}-{language}",
         grid="test",
         checkpoint=ck,
         seed=1,

@@ -73,7 +73,7 @@ def _tiny_store(root: Path) -> None:
     store = ResultsStore(root)
     for language, score in (("en", 0.8), ("de", 0.6)):
         record = Record(
-            cell=f"cell-{language}" * 4,
+            job_key=f"cell-{language}" * 4,
             grid="default",
             checkpoint=CheckpointInfo(
                 name="tiny+none",
@@ -95,7 +95,7 @@ def _tiny_store(root: Path) -> None:
             provenance={"code_version": "0.1.0", "created": "2025-01-01T00:00:00+00:00"},
             predictions=f"records/tiny+none/{MARKER_TASK}.test.{language}.predictions.jsonl",
         )
-        path = store.record_path("tiny+none", MARKER_TASK, "test", language, record.cell)
+        path = store.record_path("tiny+none", MARKER_TASK, "test", language, record.job_key)
         store.write(record, [], path)
 
 

@@ -142,10 +142,3 @@ def is_known_language(code: str) -> bool:
     if len(code) == 3:
         return pycountry.languages.get(alpha_3=code) is not None
     return False
-
-
-def language_name(code: str) -> str:
-    lang = pycountry.languages.get(alpha_2=code) if len(code) == 2 else pycountry.languages.get(alpha_3=code)
-    if lang is None:
-        return code
-    return lang.name.replace(" (macrolanguage)", "")

@@ -16,14 +16,10 @@ from harness.catalogue.schema import GridSpec, GroupSpec, TaskSpec
 from harness.catalogue.yaml_lines import line_of, load_with_lines
 from harness.errors import HarnessError, ValidationErrors, did_you_mean
 from harness.kinds.registry import KINDS
-from harness.resources import builtin_data_dir, builtin_tasks_dir, resource_root, task_folders
+from harness.resources import builtin_data_dir, resource_root, task_folders
 
 # the folder holding tasks/ and data/: a checkout's root (tests and benchmarks read it), else the package's copy
 REPO_ROOT = resource_root()
-
-
-def default_tasks_dir() -> Path:
-    return builtin_tasks_dir()
 
 
 def default_data_dir() -> Path:
@@ -37,6 +33,23 @@ class Loaded:
 
     spec: TaskSpec | GroupSpec | GridSpec
     path: Path
+
+    def as_task(self) -> TaskSpec:
+        if not isinstance(self.spec, TaskSpec):
+            raise HarnessError("not a task (a task has 'kind')", file=self.path)
+        return self.spec
+
+    def as_group(self) -> GroupSpec:
+        if not isinstance(self.spec, GroupSpec):
+            raise HarnessError("not a group (a group has 'group')", file=self.path)
+        return self.spec
+
+    def as_grid(self) -> GridSpec:
+        if not isinstance(self.spec, GridSpec):
+            raise HarnessError(
+                "not a grid (a grid has 'models', 'intermediate' and 'targets')", file=self.path
+            )
+        return self.spec
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +152,7 @@ def _unwrap(annotation: Any) -> Any:
 GRID_KEYS = frozenset({"models", "targets", "intermediate", "seeds", "training", "intermediate_training"})
 
 
-def document_model(data: dict[str, Any]) -> type[BaseModel]:
+def document_model(data: dict[str, Any]) -> type[TaskSpec] | type[GroupSpec] | type[GridSpec]:
     """Which schema a YAML mapping is written against, from its keys (a grid may name its ``group``)."""
     if "kind" not in data and GRID_KEYS & data.keys():
         return GridSpec
@@ -178,7 +191,9 @@ def load_document(path: Path) -> Loaded:
 def _check_metrics(task: TaskSpec, path: Path, lines: dict) -> None:
     """``main_metric`` and ``metrics`` must be keys the kind's scorer returns (else a KeyError after training)."""
     allowed = KINDS[task.kind].metrics
-    named = [(f"metrics.{i}", ("metrics", i), m) for i, m in enumerate(task.metrics)]
+    named: list[tuple[str, tuple[str | int, ...], str]] = [
+        (f"metrics.{i}", ("metrics", i), m) for i, m in enumerate(task.metrics)
+    ]
     named.append(("main_metric", ("main_metric",), task.metric))
     for field_name, loc, metric in named:
         if metric not in allowed:
@@ -350,33 +365,38 @@ class Catalogue:
         XTREME task whose main metric is the one the official scorer averages."""
         from harness.scoring.xtreme import official_main_metric
 
-        group: GroupSpec = loaded.spec  # type: ignore[assignment]
+        group = loaded.as_group()
         _, lines = load_with_lines(loaded.path)
         errors = []
+
+        def problem(i: int, message: str) -> HarnessError:
+            return HarnessError(
+                message, file=loaded.path, line=line_of(lines, ("tasks", i)), field=f"tasks.{i}"
+            )
+
         for i, name in enumerate(group.tasks):
-            where = {"file": loaded.path, "line": line_of(lines, ("tasks", i)), "field": f"tasks.{i}"}
             if name not in self.tasks:
-                errors.append(HarnessError(f"group names {self._unknown_task(name)}", **where))
+                errors.append(problem(i, f"group names {self._unknown_task(name)}"))
                 continue
             if group.metric_rule != "xtreme":
                 continue
             official = official_main_metric(name)
             metric = self.task(name).metric
             if official is None:
-                errors.append(HarnessError(f"metric_rule xtreme: {name!r} is not an XTREME task", **where))
+                errors.append(problem(i, f"metric_rule xtreme: {name!r} is not an XTREME task"))
             elif metric != official:
                 errors.append(
-                    HarnessError(
+                    problem(
+                        i,
                         f"metric_rule xtreme: task {name!r} has main metric {metric!r}, but the official "
                         f"scorer averages {official!r}",
-                        **where,
                     )
                 )
         return errors
 
     def task(self, name: str) -> TaskSpec:
         try:
-            return self.tasks[name].spec  # type: ignore[return-value]
+            return self.tasks[name].as_task()
         except KeyError:
             raise HarnessError(
                 f"unknown task {name!r}{did_you_mean(name, self.tasks)}", allowed=sorted(self.tasks)
@@ -402,19 +422,14 @@ class Catalogue:
                 raise HarnessError(
                     "not a grid (a grid has 'models', 'intermediate' and 'targets')", file=path
                 )
-            loaded = load_document(path)
-            if not isinstance(loaded.spec, GridSpec):
-                raise HarnessError(
-                    "not a grid (a grid has 'models', 'intermediate' and 'targets')", file=path
-                )
-            grid = loaded.spec
+            grid = load_document(path).as_grid()
         elif name_or_path in self.grids:
             loaded = self.grids[name_or_path]
-            grid, path = loaded.spec, loaded.path  # type: ignore[assignment]
+            grid, path = loaded.as_grid(), loaded.path
         else:
             raise HarnessError(f"unknown grid {name_or_path!r}", allowed=sorted(self.grids))
         self.check_grid(grid, path)
-        return grid, path  # type: ignore[return-value]
+        return grid, path
 
     def check_grid(self, grid: GridSpec, path: Path) -> None:
         _, lines = load_with_lines(path)

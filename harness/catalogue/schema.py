@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from typing_extensions import TypedDict
@@ -179,19 +179,28 @@ class Hyperparameters(Strict):
     attention_dropout: float | None = Field(default=None, ge=0, lt=1)
 
 
+def _annotated_args(annotation: Any, metadata: list[Any]) -> tuple[Any, ...]:
+    return (annotation, *metadata)
+
+
 def _overrides_type() -> type:
     """A grid's ``training:`` block: any subset of the Hyperparameters, with the same types and ranges,
     checked when the grid loads (a plain dict after validation)."""
     fields = {
-        name: Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        name: Annotated[_annotated_args(info.annotation, info.metadata)] if info.metadata else info.annotation
         for name, info in Hyperparameters.model_fields.items()
     }
-    overrides = TypedDict("HyperparameterOverrides", fields, total=False)  # type: ignore[operator]
+    # fields built at run time from Hyperparameters: a TypedDict no type checker can see (mypy wants a
+    # literal), configured through the attribute pydantic reads on TypedDicts (typing does not declare it)
+    overrides = TypedDict("HyperparameterOverrides", fields, total=False)  # type: ignore[misc]
     overrides.__pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[attr-defined]
     return overrides
 
 
-HyperparameterOverrides = _overrides_type()
+if TYPE_CHECKING:
+    HyperparameterOverrides = dict[str, Any]  # what a validated block is
+else:
+    HyperparameterOverrides = _overrides_type()
 
 
 class TaskSpec(Strict):
@@ -420,7 +429,7 @@ class IntermediateSpec(Strict):
             raise ValueError("a multi-task condition needs source_type (english, translated or native)")
         if self.is_mix:
             raise ValueError("a multi-task condition lists its languages per task ('tasks[j].source_lang')")
-        if self.source_lang is not None and not is_known_language(self.source_lang):
+        if isinstance(self.source_lang, str) and not is_known_language(self.source_lang):
             raise ValueError(f"unknown language code {self.source_lang!r}")
         return self
 
@@ -471,8 +480,8 @@ class GridSpec(Strict):
     intermediate: list[IntermediateSpec] = Field(min_length=1)
     targets: list[str] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
-    training: HyperparameterOverrides = Field(default_factory=dict)  # type: ignore[valid-type]
-    intermediate_training: HyperparameterOverrides = Field(default_factory=dict)  # type: ignore[valid-type]
+    training: HyperparameterOverrides = Field(default_factory=dict)
+    intermediate_training: HyperparameterOverrides = Field(default_factory=dict)
     selection: Literal["english_dev", "last"] = "english_dev"
     precision: Literal["fp32", "bf16"] = "fp32"
     eval_limit: int | None = Field(default=None, ge=1)
@@ -482,7 +491,7 @@ class GridSpec(Strict):
     # the contrast's one confirmatory number (harness/report/verdict.py); all else is exploratory
     primary_endpoint: Literal["shifted_gap_difference", "in_domain_difference"] = "shifted_gap_difference"
     # the group (tasks/targets/*.yaml) whose aggregate the summary and the site show and rank by; without
-    # one, the mean over the grid's targets. Not an input of any cell: it never changes a cell's key.
+    # one, the mean over the grid's targets. Not an input of any job: it never changes a job's key.
     group: GroupName | None = None
 
     @model_validator(mode="after")

@@ -60,7 +60,7 @@ def validate_paths(
         if catalogue is not None:
             for item in grids:
                 try:
-                    catalogue.check_grid(item.spec, item.path)
+                    catalogue.check_grid(item.as_grid(), item.path)
                 except HarnessError as exc:
                     errors.append(exc)
     return errors, len(files)

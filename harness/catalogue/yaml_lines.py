@@ -45,9 +45,9 @@ def _index(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 continue  # a list or mapping as a key: the schema refuses it; no line to remember
-            key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _index(value_node, (*path, key), lines)
+            where = (*path, key_node.value)
+            lines[where] = key_node.start_mark.line + 1
+            _index(value_node, where, lines)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _index(item, (*path, i), lines)

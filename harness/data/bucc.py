@@ -24,16 +24,15 @@ split named by the task's ``params.threshold_split`` (default ``dev``): the ``mi
 threshold on those and scores only the others, so one ``predict`` call needs nothing but these rows.
 A threshold split of ``test`` is refused.
 
-How ``harness/data/loaders.py`` should serve a task with ``dataset.format: bucc`` (``path`` = the folder,
-may use ``{data_dir}``, ``{lang}``, ``{code}``):
+How ``harness/data/loaders.py`` serves a task with ``dataset.format: bucc`` (``path`` = the folder, may
+use ``{data_dir}``, ``{lang}``, ``{code}``):
 
-* ``plan_source``: ``files = bucc_source_files(task, split=..., language=..., base_dir=..., dataset=...)``
-  (the eval split's three files plus the threshold split's three: both decide the score, so both are
-  in the data fingerprint) and ``SourcePlan("local", files, ident)`` as for any local files;
-* ``load_rows``: ``rows = load_bucc_rows(task, split=..., language=..., base_dir=..., dataset=...,
-  limit=limit)`` and *no* generic ``rows.select(range(limit))`` afterwards (a plain row cut would keep
-  only source sentences of one split); ``limit`` here keeps at most that many sentences per side and
-  split, half of them from gold pairs: a demo subset, not the official protocol.
+* ``plan_source`` lists ``bucc_source_files(...)``: the eval split's three files plus the threshold
+  split's three (both decide the score, so both are in the data fingerprint);
+* ``load_rows`` returns ``load_bucc_rows(..., limit=limit)`` with *no* generic ``rows.select(range(limit))``
+  afterwards (a plain row cut would keep only source sentences of one split); ``limit`` here keeps at most
+  that many sentences per side and split, half of them from gold pairs: a demo subset, not the official
+  protocol. A ``retrieval`` task reads the same files as gold pairs (``split_views.bucc_gold_pairs``).
 """
 
 from __future__ import annotations

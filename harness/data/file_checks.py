@@ -82,7 +82,7 @@ def _target_needs(task: TaskSpec) -> Iterator[Need]:
 
 
 def grid_needs(grid: GridSpec, catalogue) -> Iterator[tuple[Need, Path]]:  # noqa: ANN001 - Catalogue
-    """Every (task, dataset, split, language) the grid's cells read, with the task file's folder."""
+    """Every (task, dataset, split, language) the grid's jobs read, with the task file's folder."""
     for name in grid.targets:
         task = catalogue.task(name)
         base = catalogue.task_path(name).parent
@@ -91,8 +91,12 @@ def grid_needs(grid: GridSpec, catalogue) -> Iterator[tuple[Need, Path]]:  # noq
     for cond in grid.intermediate:
         if not cond.trains:
             continue
-        items = cond.tasks or []
-        pairs = [(item.task, item.languages) for item in items] or [(cond.task, cond.languages or ["en"])]
+        if cond.tasks:
+            pairs = [(item.task, item.languages) for item in cond.tasks]
+        elif cond.task is not None:
+            pairs = [(cond.task, cond.languages or ["en"])]
+        else:  # a trained condition names its task or tasks (schema)
+            continue
         for name, languages in pairs:
             task = catalogue.task(name)
             base = catalogue.task_path(name).parent
@@ -105,7 +109,7 @@ def grid_needs(grid: GridSpec, catalogue) -> Iterator[tuple[Need, Path]]:  # noq
 
 def check_grid_files(grid: GridSpec, catalogue) -> int:  # noqa: ANN001 - Catalogue
     """Check every local file the grid reads; returns how many were checked. Data that is not here at
-    all is the planner's business (the split is listed as unavailable, or its cells blocked)."""
+    all is the planner's business (the split is listed as unavailable, or its jobs blocked)."""
     from harness.data.loaders import plan_source
 
     checked: set[Path] = set()

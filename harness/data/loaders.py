@@ -79,15 +79,15 @@ def plan_source(
         ident = hashlib.sha256(f"{dataset.builtin}|{version}|{split}|{language}".encode()).hexdigest()
         return SourcePlan("builtin", identity=ident)
     if dataset.path is not None:
-        files = [Path(_fill(dataset.path, dataset, split, language))]
+        written = [Path(_fill(dataset.path, dataset, split, language))]
         if dataset.target_path:
-            files.append(Path(_fill(dataset.target_path, dataset, split, language)))
-        files = [f if f.is_absolute() else (base_dir / f) for f in files]
-        missing = [f for f in files if not f.is_file()]
+            written.append(Path(_fill(dataset.target_path, dataset, split, language)))
+        paths = tuple(f if f.is_absolute() else (base_dir / f) for f in written)
+        missing = [f for f in paths if not f.is_file()]
         if not missing:
             options = json.dumps(dataset.model_dump(exclude={"hub", "license", "citation"}), sort_keys=True)
-            ident = hashlib.sha256((_sha256_files(tuple(files)) + options).encode()).hexdigest()
-            return SourcePlan("local", tuple(files), ident)
+            ident = hashlib.sha256((_sha256_files(paths) + options).encode()).hexdigest()
+            return SourcePlan("local", paths, ident)
         if dataset.hub is None:
             raise HarnessError(
                 f"dataset file not found: {missing[0]} (set HARNESS_DATA_DIR or add a 'hub:' source)",
@@ -127,9 +127,12 @@ def _load_local(dataset: DatasetSpec, files: tuple[Path, ...], language: str) ->
 
 def _load_delimited(dataset: DatasetSpec, path: Path) -> datasets.Dataset:
     delimiter = dataset.delimiter or ("\t" if dataset.format == "tsv" else ",")
-    quoting = csv.QUOTE_NONE if dataset.quoting == "none" else csv.QUOTE_MINIMAL
     with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
+        reader = csv.reader(
+            handle,
+            delimiter=delimiter,
+            quoting=csv.QUOTE_NONE if dataset.quoting == "none" else csv.QUOTE_MINIMAL,
+        )
         lines = [row for row in reader if row]
     if dataset.header:
         names, lines = lines[0], lines[1:]
@@ -218,17 +221,19 @@ def load_rows(
     if plan.origin == "builtin":
         from harness.extras import load_builtin
 
+        assert dataset.builtin is not None  # format builtin names its source (schema)
         rows = datasets.Dataset.from_list(load_builtin(dataset.builtin, language, split))
         origin = f"builtin:{dataset.builtin}"
     elif plan.origin == "local":
         rows = _load_local(dataset, plan.files, language)
         origin = "local:" + ",".join(str(f) for f in plan.files)
     else:
-        rows = _load_hub(dataset, split, language)
-        rows = _class_labels_as_names(rows)
-        if dataset.hub.columns:
-            rows = rows.rename_columns(dataset.hub.columns)
-        origin = f"hub:{dataset.hub.path}"
+        hub = dataset.hub
+        assert hub is not None  # plan_source chose the hub: the dataset declares one
+        rows = _class_labels_as_names(_load_hub(dataset, split, language))
+        if hub.columns:
+            rows = rows.rename_columns(hub.columns)
+        origin = f"hub:{hub.path}"
     rows = _apply_columns(task, rows, origin)
     if "id" not in rows.column_names:
         rows = rows.add_column("id", [f"{split}-{language}-{i}" for i in range(len(rows))])

@@ -232,7 +232,7 @@ def map_labels(
             field=f"{where.field}.label_map",
             allowed=task.labels,
         )
-    outside = sorted({new for new in table.values() if new not in set(task.labels or [])})
+    outside = sorted({new for new in table.values() if new is not None and new not in set(task.labels or [])})
     if outside:
         raise HarnessError(
             f"label_map maps onto {outside}, which are not the task's labels",

@@ -90,6 +90,7 @@ class ChoiceItem(NamedTuple):
     label: int
 
 
+# the base is chosen at run time (libyaml's loader when PyYAML was built with it): not a static type
 class _TolerantLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """A SafeLoader that reads unknown tags (lm-eval's ``!function``) as None instead of failing."""
 

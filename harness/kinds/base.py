@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import datasets
 import numpy as np
@@ -47,7 +47,7 @@ class Baseline:
     scores: dict[str, float]
 
 
-Rows = datasets.Dataset
+Rows: TypeAlias = datasets.Dataset
 Collate = Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]
 Forward = Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor]
 
@@ -67,7 +67,7 @@ class PredictInputs:
 @dataclass(frozen=True)
 class BaselineInputs:
     """What ``baseline`` was given, as a kind's ``trivial`` sees it: the rows to score, the training rows
-    when the cell has them (else None) and the rows' language."""
+    when the job has them (else None) and the rows' language."""
 
     train_rows: Rows | None
     eval_rows: Rows
@@ -295,7 +295,7 @@ def batched_forward(
     if threads <= 1:
         for batch_indices in batches:
             store(batch_indices, run(batch_indices))
-        return outputs  # type: ignore[return-value]
+        return _filled(outputs)
     # Costliest batches first, so the last ones to finish are small and no worker idles long at the end.
     by_cost = sorted(batches, key=lambda b: -len(b) * max(lengths[i] for i in b))
     with (
@@ -312,7 +312,12 @@ def batched_forward(
             for future in pending:
                 future.cancel()
             raise
-    return outputs  # type: ignore[return-value]
+    return _filled(outputs)
+
+
+def _filled(outputs: list[np.ndarray | None]) -> list[np.ndarray]:
+    """The outputs once every batch has stored its rows (the batches cover every row exactly once)."""
+    return cast(list[np.ndarray], outputs)
 
 
 def accuracy(predictions: Sequence[Prediction]) -> float:

@@ -265,7 +265,7 @@ def answer_languages(
     if params.metric_style == "squad":
         return [None] * len(rows)
     if language:
-        langs = [language] * len(rows)
+        langs: list[str | None] = [language] * len(rows)
     elif "language" in rows.column_names:
         langs = list(rows["language"])
     elif params.language:

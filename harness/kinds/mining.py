@@ -19,16 +19,9 @@ As in XTREME, identical sentences are embedded once (``params.unify``, default t
 occurs under several ids takes part in the neighbourhoods but is never output.
 
 Rows: ``harness.data.bucc`` (one row per sentence of both sides, the scored split's and the threshold
-split's; the layout is in its docstring). Until the lead wires the ``bucc`` format into
-``harness/data/loaders.py`` (see ``harness.data.bucc``), a runner-side call is::
-
-    rows = load_bucc_rows(task, split="test", language="de", base_dir=task_dir)     # test + dev rows
-    features = KIND.features(rows, tokenizer, task, max_length)
-    predictions = KIND.predict(model, features, rows, task, tokenizer, batch_size, precision)
-    scores = KIND.score(predictions, task)            # {"f1", "precision", "recall"} as fractions
-    settings = mining_settings(task, predictions)     # layer, pooling, k, threshold, its split and dev F1
-
-i.e. exactly the runner's existing features → predict → score → baseline sequence; nothing else is needed.
+split's; the layout is in its docstring), loaded by ``harness.data.loaders`` for a dataset with ``format:
+bucc``. The runner then calls the same features → predict → score → baseline sequence as for any kind;
+the threshold, its split and the dev F1 travel with every prediction (below).
 
 Predictions: one ``Prediction`` per pair in (mined ∪ gold) of the scored split, best margin first:
 ``id`` = ``"xx-id<TAB>en-id"`` (a submission line), ``prediction`` 1 if mined else 0, ``label`` 1 if gold
@@ -36,8 +29,7 @@ else 0, ``correct`` = prediction == label, extras ``margin`` (None for a gold pa
 candidate), ``threshold``, ``threshold_split`` and ``threshold_f1`` (dev F1, a fraction). The lines with ``prediction == 1`` are the submission
 file; ``score`` rebuilds both line lists from the predictions and returns ``bucc_scores(...) / 100``.
 A split scored with its own threshold split (dev on dev) is flagged ``threshold_on_scored_split``.
-With no gold pair and nothing mined there are no predictions (all scores 0), and ``mining_settings`` then
-reports the threshold as None. A task file sets ``main_metric: f1`` (``metrics: [f1, precision, recall]``).
+With no gold pair and nothing mined there are no predictions (all scores 0). A task file sets ``main_metric: f1`` (``metrics: [f1, precision, recall]``).
 """
 
 from __future__ import annotations
@@ -330,7 +322,7 @@ def candidate_pairs(
     pairs: dict[Pair, float] = {}
     for s, t, score in zip(src.tolist(), tgt.tolist(), margin.tolist(), strict=True):
         if src_ids[s] is not None and tgt_ids[t] is not None:
-            pairs.setdefault((src_ids[s], tgt_ids[t]), score)  # type: ignore[arg-type]
+            pairs.setdefault((src_ids[s], tgt_ids[t]), score)
     return pairs
 
 
@@ -477,20 +469,6 @@ def mine_rows(
     ]
 
 
-def mining_settings(task: TaskSpec, predictions: Sequence[Prediction]) -> dict[str, Any]:
-    """What a record should keep besides the scores: embedding and mining parameters, the threshold."""
-    params = mining_params(task)
-    keys = ("layer", "pooling", "prefix", "k", "unify", "threshold_split")
-    settings: dict[str, Any] = {key: getattr(params, key) for key in keys}
-    settings["margin"] = "ratio"
-    settings["retrieval"] = "max"
-    first = predictions[0].extra if predictions else {}
-    settings["threshold"] = first.get("threshold")
-    settings["threshold_f1"] = first.get("threshold_f1")
-    settings["threshold_on_scored_split"] = bool(first.get("threshold_on_scored_split", False))
-    return settings
-
-
 class Mining(Retrieval):
     """BUCC bitext mining; model loading, collation and embedding are the retrieval kind's."""
 
@@ -512,7 +490,7 @@ class Mining(Retrieval):
         return sentence_features(texts, tokenizer, max_length)
 
     def decode(self, outputs: list[np.ndarray], inputs: PredictInputs) -> list[Prediction]:
-        """The rows carry their sentence ids: the runner's cell ``language`` is not needed."""
+        """The rows carry their sentence ids: the runner's job ``language`` is not needed."""
         columns = row_columns(inputs.rows)
         return mine_rows(np.stack(outputs), columns, mining_params(inputs.task), device=str(inputs.device))
 

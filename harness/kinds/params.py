@@ -2,7 +2,7 @@
 
 A task YAML's ``params`` mapping is validated against its kind's model (``KindInfo.params``), so
 ``harness tasks validate`` reports ``FILE:LINE: params.pooling: ...`` instead of a run failing midway.
-The task keeps the mapping as written (records store it, cell keys hash it); the kinds read the typed
+The task keeps the mapping as written (records store it, job keys hash it); the kinds read the typed
 values through ``harness.kinds.registry.kind_params``.
 """
 
@@ -26,8 +26,6 @@ from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.catalogue.schema import TaskSpec
-
-XTREME_LAYER = "xtreme"  # the same word as harness.catalogue.protocol.XTREME_LAYER_RULE
 
 
 class KindParams(BaseModel):

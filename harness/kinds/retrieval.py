@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import AutoModel
 
-from harness.catalogue.protocol import XTREME_LAYER_RULE, hidden_state_index
+from harness.catalogue.protocol import hidden_state_index
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
 from harness.kinds.base import (
@@ -47,7 +47,7 @@ def encoder_depth(model: torch.nn.Module) -> int:
 def resolved_layer(task: TaskSpec, model: torch.nn.Module) -> int:
     """The hidden-state index ``params.layer`` means for this model (``xtreme``: by its depth)."""
     layer = retrieval_params(task).layer
-    return hidden_state_index(task.kind, encoder_depth(model)) if layer == XTREME_LAYER_RULE else layer
+    return layer if isinstance(layer, int) else hidden_state_index(task.kind, encoder_depth(model))
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:

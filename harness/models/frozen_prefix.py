@@ -23,7 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -106,10 +106,11 @@ class _SplitLayers(torch.nn.ModuleList):
     def __iter__(self) -> Iterator[torch.nn.Module]:
         modules = list(self._modules.values())
         prefix: FrozenPrefix | None = self.__dict__.get("_harness_prefix")  # slices are plain copies
-        mode = prefix.mode if prefix is not None else None
-        if mode == "record":
+        if prefix is None:
+            return iter(modules)
+        if prefix.mode == "record":
             return iter(modules[: prefix.n_layers])
-        if mode == "replay":
+        if prefix.mode == "replay":
             return iter(modules[prefix.n_layers :])
         return iter(modules)
 
@@ -168,13 +169,13 @@ class FrozenPrefix:
             else type("SplitLayers", (_SplitLayers, self._original_layers_class), {})
         )
         self.layers.__class__ = split_class
-        self.layers._harness_prefix = self
+        self.layers.__dict__["_harness_prefix"] = self  # a plain attribute, as nn.Module stores non-modules
         self.embeddings.forward = self._embeddings_forward
         self.body.forward = self._body_forward
 
     def remove(self) -> None:
         self.layers.__class__ = self._original_layers_class
-        del self.layers._harness_prefix
+        del self.layers.__dict__["_harness_prefix"]
         del self.embeddings.forward
         del self.body.forward
 
@@ -232,9 +233,10 @@ class FrozenPrefix:
             for row, value in zip(missing, self._record(ids, types, lengths, missing), strict=True):
                 found[row] = value
                 self.store.put(keys[row], value)
-        hidden = found[0].shape[-1]
+        filled = cast(list[np.ndarray], found)  # every missing row was recorded just above
+        hidden = filled[0].shape[-1]
         states = np.zeros((ids.shape[0], ids.shape[1], hidden), dtype=np.float32)
-        for row, value in enumerate(found):
+        for row, value in enumerate(filled):
             states[row, : len(value)] = value
         return torch.from_numpy(states).to(ids.device)
 

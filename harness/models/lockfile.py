@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,9 +19,11 @@ from harness.errors import HarnessError, LockMismatch
 from harness.results.atomic import atomic_write_json
 from harness.results.reading import read_json
 
-LOCK_VERSION = 1
+LOCK_VERSION: Final = 1
 PINNED_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt")
-IGNORED_NAMES = {"cell.json", "training.json"}
+# the job that built a checkpoint folder; the file keeps its first name so existing checkpoints still count
+JOB_FILE = "cell.json"
+IGNORED_NAMES = {JOB_FILE, "training.json"}
 
 
 @dataclass

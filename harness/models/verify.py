@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.catalogue.schema import ModelSpec
 from harness.errors import HarnessError
-from harness.models.lockfile import Lock
+from harness.models.lockfile import JOB_FILE, Lock
 
 
 def verify_locks(lock_path: Path, results: Path) -> tuple[list[str], int]:
@@ -36,20 +36,20 @@ def verify_locks(lock_path: Path, results: Path) -> tuple[list[str], int]:
         checked += 1
     problems.extend(
         f"{produced}: {key[:12]}: checkpoint in {results / 'checkpoints'} has no pin (entry deleted by hand?); "
-        "re-run its cell with --force or remove the folder"
+        "re-run its job with --force or remove the folder"
         for key in unpinned_checkpoints(results / "checkpoints", lock)
     )
     return problems, checked
 
 
 def unpinned_checkpoints(folder: Path, lock: Lock) -> list[str]:
-    """Keys of finished checkpoints (a ``cell.json``; every one is pinned when saved) that the lock lacks."""
+    """Keys of finished checkpoints (a job file; every one is pinned when saved) that the lock lacks."""
     if not folder.is_dir():
         return []
     return sorted(
         path.name
         for path in folder.iterdir()
-        if not path.name.startswith(".") and (path / "cell.json").is_file() and path.name not in lock.entries
+        if not path.name.startswith(".") and (path / JOB_FILE).is_file() and path.name not in lock.entries
     )
 
 

@@ -16,6 +16,7 @@ non-English source loses less (or gains more) under the shift.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from harness.scoring.bootstrap import DEFAULT_BOOT, holm
 from harness.scoring.cells import CellSet, DerivedRegistry, Linear, evaluate, frame_identity, regroup
 from harness.scoring.robustness import gap_parts
 from harness.scoring.stats_tables import cells_of
+
+if TYPE_CHECKING:
+    from harness.report.verdict import Verdict  # verdict imports this module
 
 PAIR_COLUMNS = ["model", "intermediate_task", "non_english", "english", "source_lang", "source_type"]
 CONTRAST_COLUMNS = [
@@ -57,8 +61,11 @@ GAP_CONTRAST_COLUMNS = [
 ]
 TARGET_COLUMNS = ["task", "value", "low", "high", "p_value", "n_rows", "p_holm"]
 PAIR_KEYS = ["intermediate_task", "non_english", "english", "task"]
-PER_TARGET = DerivedRegistry()  # per-target and per-pair means, found again from the table's contents
-PRIMARY = DerivedRegistry()  # the primary endpoint's verdict object, found again from the gap table
+# per-target and per-pair means, found again from the table's contents
+PER_TARGET: DerivedRegistry[tuple[pd.DataFrame, pd.DataFrame]] = DerivedRegistry()
+PRIMARY: DerivedRegistry[Verdict] = (
+    DerivedRegistry()
+)  # the primary endpoint's verdict, found from the gap table
 
 
 # ---- pairing -----------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from harness.report.table_formats import (
     Item,
     Note,
     SummaryTable,
-    fitted,
     print_rich,
     to_csv,
     to_json,
@@ -43,7 +42,6 @@ from harness.scoring.robustness import robustness_summary, robustness_table
 from harness.scoring.stats_tables import OVERALL
 
 SummaryFormat = Literal["rich", "markdown", "json", "csv"]
-FORMATS: tuple[SummaryFormat, ...] = ("rich", "markdown", "json", "csv")
 EMPTY_MESSAGE = "The results store is empty: there are no records to summarise yet (run a grid first)."
 DEMO_NOTE = "demo split: a shipped sample, not the official test set"
 CI_CAPTION = "± = half-width of the 95 % bootstrap CI (examples and seeds); no ± = no CI (one seed, no per-example file)"
@@ -84,7 +82,9 @@ def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = Non
         *[Column(t, header=f"{t}{' †' if t in demo else ''}") for t in targets],
         *[
             Column(
-                name, style="bold" if name == key else None, header=group.label if name == OVERALL else None
+                name,
+                style="bold" if name == key else None,
+                header=group.label if group is not None and name == OVERALL else None,
             )
             for name in aggregates
         ],
@@ -412,16 +412,6 @@ def print_summary(
     tables and the verdict (CIs from ``store``'s per-example predictions when given, else from seeds),
     each fitted to the console's width; a clear line when there is nothing."""
     print_rich(summary_items(records, store, n_boot), console)
-
-
-def leaderboard_table(records: Sequence[Record], store: ResultsStore | None = None) -> Table:
-    """The leaderboard as one rich table, however wide."""
-    return fitted(leaderboard_spec(records, store), 10_000, Console(width=10_000))[0]
-
-
-def learning_table(records: Sequence[Record]) -> Table | None:
-    spec = learning_spec(records)
-    return None if spec is None else fitted(spec, 10_000, Console(width=10_000))[0]
 
 
 # ---- compare -----------------------------------------------------------------------------------------

@@ -86,13 +86,13 @@ def _is_count(value: object) -> bool:
 
 def _points(value: float | None) -> float | None:
     """A fraction in percentage points, rounded as shown."""
-    return None if missing(value) or not math.isfinite(float(value)) else round(100.0 * float(value), 1)  # type: ignore[arg-type]
+    return None if value is None or not math.isfinite(float(value)) else round(100.0 * float(value), 1)
 
 
 def _p(value: float | None) -> float | None:
-    if missing(value) or not math.isfinite(float(value)):  # type: ignore[arg-type]
+    if value is None or not math.isfinite(float(value)):
         return None
-    return round(float(value), 3) if value >= 0.001 else float(f"{value:.1g}")  # type: ignore[operator]
+    return round(float(value), 3) if value >= 0.001 else float(f"{value:.1g}")
 
 
 def _half_width(ci: Ci) -> float | None:

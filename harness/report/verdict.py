@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -32,14 +32,10 @@ from harness.scoring.stats_tables import cells_of
 GAP_ENDPOINT = "shifted_gap_difference"
 IN_DOMAIN_ENDPOINT = "in_domain_difference"
 ENDPOINTS = (GAP_ENDPOINT, IN_DOMAIN_ENDPOINT)
-CLAIMS = (
-    "non-english-more-robust",
-    "english-more-robust",
-    "no-evidence",
-    "insufficient-seeds",
-    "did-not-learn",
-)
-DID_NOT_LEARN = "did-not-learn"
+Claim = Literal[
+    "non-english-more-robust", "english-more-robust", "no-evidence", "insufficient-seeds", "did-not-learn"
+]
+DID_NOT_LEARN: Claim = "did-not-learn"
 
 
 @dataclass
@@ -50,7 +46,7 @@ class Verdict:
     p: float | None
     n_seeds: int
     resampling_unit: str
-    claim: str
+    claim: Claim
     excluded: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     n_pairs: int = 0
@@ -158,7 +154,7 @@ def endpoint_table(
     )
 
 
-def claim_of(estimate: float, p: float, n_seeds: int, alpha: float = 0.05) -> str:
+def claim_of(estimate: float, p: float, n_seeds: int, alpha: float = 0.05) -> Claim:
     """The claim one endpoint row supports (``did-not-learn`` is decided before, from the pairs)."""
     if n_seeds < 2:
         return "insufficient-seeds"
@@ -188,6 +184,14 @@ def grid_endpoint(cs: CellSet) -> tuple[str, list[str]]:
     ]
 
 
+@overload
+def primary_verdict(
+    cs: CellSet, endpoint: str | None = None, alpha: float = 0.05, by: None = None
+) -> Verdict: ...
+@overload
+def primary_verdict(
+    cs: CellSet, endpoint: str | None = None, alpha: float = 0.05, *, by: str
+) -> list[Verdict]: ...
 def primary_verdict(
     cs: CellSet, endpoint: str | None = None, alpha: float = 0.05, by: str | None = None
 ) -> Verdict | list[Verdict]:
@@ -200,7 +204,7 @@ def primary_verdict(
     table = endpoint_table(cs, found, endpoint, by) if len(found) else pd.DataFrame()
     if table.empty:
         had_pairs = bool(excluded)
-        claim = DID_NOT_LEARN if had_pairs else "no-evidence"
+        claim: Claim = DID_NOT_LEARN if had_pairs else "no-evidence"
         note = (
             "every pair has a side that did not learn"
             if had_pairs
@@ -245,7 +249,7 @@ def store_verdict(
     return verdict
 
 
-_CLAIM_WORDS = {
+_CLAIM_WORDS: dict[Claim, str] = {
     "non-english-more-robust": "non-English intermediate sources are more robust to domain shift than English",
     "english-more-robust": "English intermediate sources are more robust to domain shift than non-English",
     "no-evidence": "no evidence of a difference",

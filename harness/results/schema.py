@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
@@ -74,7 +74,8 @@ def _inside_store(path: str) -> str:
 
 class Record(Open):
     schema_version: int = SCHEMA_VERSION
-    cell: str
+    # content key of the evaluation job that wrote the record; records written before the rename say "cell"
+    job_key: str = Field(validation_alias=AliasChoices("job_key", "cell"))
     grid: str
     checkpoint: CheckpointInfo
     seed: int

@@ -1,4 +1,4 @@
-"""The results store: records/<checkpoint>/<task>.<split>.<lang>.<cell>.json + predictions JSONL beside it."""
+"""The results store: records/<checkpoint>/<task>.<split>.<lang>.<job key>.json + predictions JSONL beside it."""
 
 from __future__ import annotations
 
@@ -34,14 +34,11 @@ class ResultsStore:
     def cache_dir(self) -> Path:
         return self.root / "cache"
 
-    def record_path(self, checkpoint: str, task: str, split: str, language: str, cell: str) -> Path:
-        return self.records_dir / checkpoint / f"{task}.{split}.{language}.{cell[:16]}.json"
-
-    def has(self, path: Path) -> bool:
-        return path.is_file()
+    def record_path(self, checkpoint: str, task: str, split: str, language: str, job_key: str) -> Path:
+        return self.records_dir / checkpoint / f"{task}.{split}.{language}.{job_key[:16]}.json"
 
     def write(self, record: Record, predictions: Iterable[dict[str, Any]], path: Path) -> None:
-        """Predictions first, the record last: a record on disk means the cell is complete."""
+        """Predictions first, the record last: a record on disk means the job is complete."""
         pred_path = path.with_suffix(".predictions.jsonl")
         atomic_write_jsonl(pred_path, predictions)
         atomic_write_json(path, record.model_dump(mode="json"))

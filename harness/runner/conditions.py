@@ -1,4 +1,4 @@
-"""Intermediate conditions → intermediate cells: one task, a multi-task mixture, or an outside checkpoint.
+"""Intermediate conditions → intermediate jobs: one task, a multi-task mixture, or an outside checkpoint.
 
 Checked here, at plan time, with one error naming the grid file, line and field (exit 2):
 
@@ -6,11 +6,11 @@ Checked here, at plan time, with one error naming the grid file, line and field 
 - a size-matched pair (``matched_with``) whose sides train with different settings, so they would not
   take the same number of optimisation steps (equal ``size`` is checked by the grid schema);
 - a ``size`` larger than the data where the data is on this machine (local files, builtin sources;
-  their row counts are cached by data fingerprint); hub-only data is checked when the cell runs;
+  their row counts are cached by data fingerprint); hub-only data is checked when the job runs;
 - tasks sharing a ``head`` with different kinds or label sets; a ``source_type`` that contradicts the
   languages of the supervised tasks.
 
-A training cell whose data has no source on this machine (local-only data such as CCGbank that is
+A training job whose data has no source on this machine (local-only data such as CCGbank that is
 absent) is still planned — with an ``unavailable:`` data identity — and reported as blocked.
 """
 
@@ -200,12 +200,12 @@ class ConditionPlanner:
                 *loc,
             )
 
-    # ---- cells -------------------------------------------------------------------------------
-    def intermediate_cell(
+    # ---- jobs -------------------------------------------------------------------------------
+    def intermediate_job(
         self, model: ModelSpec, index: int, root: str, seed: int
     ) -> tuple[Any, dict, str | None]:
-        """The intermediate cell of condition ``index``, its lineage step and why it is blocked (or None)."""
-        from harness.runner.plan import Cell, content_key, hyperparameters
+        """The intermediate job of condition ``index``, its lineage step and why it is blocked (or None)."""
+        from harness.runner.plan import Job, content_key, hyperparameters
 
         cond = self.grid.intermediate[index]
         name = f"{model.name}+{cond.name}"
@@ -235,7 +235,12 @@ class ConditionPlanner:
                 inputs["mix"] = MIX_RULE
             if task.params:  # declared row reshaping changes the training data
                 inputs["params"] = task.params
-            step = {"phase": "intermediate", "name": name, "task": task.name, "source_lang": cond.record_lang}
+            step: dict[str, Any] = {
+                "phase": "intermediate",
+                "name": name,
+                "task": task.name,
+                "source_lang": cond.record_lang,
+            }
             if cond.is_mix:
                 step["languages"] = cond.languages
             label = task.name
@@ -286,8 +291,8 @@ class ConditionPlanner:
                 "source_lang": effective_source_lang(cond, self.catalogue),
             }
         key = content_key(inputs)
-        cell = Cell(key, "intermediate", model.name, cond.name, seed, label, root, inputs=inputs)
-        return cell, {**step, "key": key, "seed": seed}, reason
+        job = Job(key, "intermediate", model.name, cond.name, seed, label, root, inputs=inputs)
+        return job, {**step, "key": key, "seed": seed}, reason
 
     def pretrained_step(self, model: ModelSpec, cond: IntermediateSpec, root: str) -> dict[str, Any]:
         """The lineage of a checkpoint trained outside: its source *is* the intermediate checkpoint."""

@@ -1,16 +1,16 @@
-"""A compute estimate for a plan's training cells, stated with its assumptions (``harness plan``).
+"""A compute estimate for a plan's training jobs, stated with its assumptions (``harness plan``).
 
-Trained tokens per cell = training examples × epochs × max_length × sequences per example (a
+Trained tokens per job = training examples × epochs × max_length × sequences per example (a
 multiple-choice example is one sequence per choice; an extractive-QA example is counted as one window)
 — an upper bound, since batches are padded only to their longest row. With ``max_steps`` it is
 steps × batch size × max_length × sequences. Forward + backward cost ≈ 6 × N FLOPs per trained token,
 N = the encoder's non-embedding parameters (Kaplan et al. 2020; the embedding lookup is nearly free),
 and GPU-hours = FLOPs / the assumed sustained throughput below. Evaluation (forward only, ≈ 2 × N per
-token, typically a few per cent of training) is counted in cells, not in hours.
+token, typically a few per cent of training) is counted in jobs, not in hours.
 
 Training set sizes come from, in order: the condition's ``size``; the local data when it is on this
 machine (row counts cached by fingerprint); the dataset cards' sizes in ``KNOWN_TRAIN_SIZES``; otherwise
-the cell is counted as "size unknown".
+the job is counted as "size unknown".
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import Hyperparameters, ModelSpec, TaskSpec
 from harness.errors import HarnessError
 from harness.kinds.registry import kind_params
-from harness.runner.plan import Cell, Plan
+from harness.runner.plan import Job, Plan
 
 ASSUMED_TFLOPS = 100.0
 ASSUMPTION = (
@@ -130,11 +130,11 @@ def _tokens(n: int, hp: Hyperparameters, task: TaskSpec) -> int:
     return int(math.ceil(n * hp.epochs)) * per_example
 
 
-def cell_tokens(cell: Cell, plan: Plan, catalogue: Catalogue) -> int | None:
-    """Trained tokens of one training cell, or None when a training-set size is unknown."""
-    inputs = cell.inputs
-    if cell.phase == "target":
-        task = catalogue.task(cell.task)
+def job_tokens(job: Job, plan: Plan, catalogue: Catalogue) -> int | None:
+    """Trained tokens of one training job, or None when a training-set size is unknown."""
+    inputs = job.inputs
+    if job.phase == "target":
+        task = catalogue.task(job.task)
         assert task.train is not None
         n = train_examples(task, task.train.language, None, catalogue)
         return None if n is None else _tokens(n, Hyperparameters(**inputs["hp"]), task)
@@ -156,25 +156,25 @@ def cell_tokens(cell: Cell, plan: Plan, catalogue: Catalogue) -> int | None:
 
 
 def estimate(plan: Plan, catalogue: Catalogue, would_run: set[str]) -> dict[str, Any]:
-    """Tokens and GPU-hours per phase, for all training cells and for those that would run."""
+    """Tokens and GPU-hours per phase, for all training jobs and for those that would run."""
     params = {m.name: non_embedding_params(m) for m in plan.grid.models}
     phases: dict[str, dict[str, Any]] = {}
-    for cell in plan.cells:
-        if cell.phase == "evaluate":
+    for job in plan.jobs:
+        if job.phase == "evaluate":
             continue
         row = phases.setdefault(
-            cell.phase,
-            {"cells": 0, "size_unknown": 0, "tokens": 0, "gpu_hours": 0.0, "would_run_gpu_hours": 0.0},
+            job.phase,
+            {"jobs": 0, "size_unknown": 0, "tokens": 0, "gpu_hours": 0.0, "would_run_gpu_hours": 0.0},
         )
-        row["cells"] += 1
-        tokens = cell_tokens(cell, plan, catalogue)
+        row["jobs"] += 1
+        tokens = job_tokens(job, plan, catalogue)
         if tokens is None:
             row["size_unknown"] += 1
             continue
-        hours = 6 * params[cell.model][0] * tokens / (ASSUMED_TFLOPS * 1e12) / 3600
+        hours = 6 * params[job.model][0] * tokens / (ASSUMED_TFLOPS * 1e12) / 3600
         row["tokens"] += tokens
         row["gpu_hours"] += hours
-        if cell.key in would_run:
+        if job.key in would_run:
             row["would_run_gpu_hours"] += hours
     total = {
         k: sum(r[k] for r in phases.values())
@@ -188,5 +188,5 @@ def estimate(plan: Plan, catalogue: Catalogue, would_run: set[str]) -> dict[str,
         "models": {name: {"non_embedding_params": n, "from": where} for name, (n, where) in params.items()},
         "phases": phases,
         "total": total,
-        "evaluation_cells": len(plan.by_phase("evaluate")),
+        "evaluation_jobs": len(plan.by_phase("evaluate")),
     }

@@ -1,7 +1,7 @@
-"""Runs a plan's cells: trains checkpoints, evaluates them, writes records. Resumable at any point.
+"""Runs a plan's jobs: trains checkpoints, evaluates them, writes records. Resumable at any point.
 
-A training cell is complete when its checkpoint folder (built aside, then renamed into place) exists;
-an evaluation cell when its record exists. Both are written atomically, so a run killed at any moment
+A training job is complete when its checkpoint folder (built aside, then renamed into place) exists;
+an evaluation job when its record exists. Both are written atomically, so a run killed at any moment
 resumes with nothing lost or duplicated.
 """
 
@@ -35,7 +35,7 @@ from harness.errors import HarnessError
 from harness.kinds.registry import get_kind
 from harness.models.frozen_prefix import frozen_prefix_cache
 from harness.models.loading import attention_dropout_override, load_tokenizer
-from harness.models.lockfile import Lineage, Lock
+from harness.models.lockfile import JOB_FILE, Lineage, Lock
 from harness.models.sources import resolve_model
 from harness.results.atomic import atomic_publish_dir, atomic_write_json, clean_stale_temps
 from harness.results.schema import BaselineInfo, CheckpointInfo, LineageStep, Record, SplitInfo, TaskInfo
@@ -43,9 +43,9 @@ from harness.results.store import ResultsStore
 from harness.runner.conditions import effective_source_lang
 from harness.runner.environment import code_version, hardware
 from harness.runner.executor import Executor, LocalExecutor
-from harness.runner.plan import Cell, Plan, eval_limit, hyperparameters
+from harness.runner.plan import Job, Plan, eval_limit, hyperparameters
 from harness.runner.precision import check_precision
-from harness.runner.progress import CellProgress
+from harness.runner.progress import JobProgress
 from harness.training.dev_split import DevSplit, declared_dev, held_out_dev
 from harness.training.finetune import finetune
 from harness.training.learning import (
@@ -61,7 +61,7 @@ from harness.training.source_mix import mix_rows
 
 log = logging.getLogger("harness.runner")
 
-KILL_AFTER_ENV = "HARNESS_TEST_KILL_AFTER_CELLS"  # test hook: SIGKILL this process after N completed cells
+KILL_AFTER_ENV = "HARNESS_TEST_KILL_AFTER_JOBS"  # test hook: SIGKILL this process after N completed jobs
 
 
 @dataclass
@@ -127,14 +127,12 @@ def label_selected(label: str, only: str | None) -> bool:
 
 
 def check_only(plan: Plan, only: str | None) -> None:
-    """``--only`` must select a cell: a typo would otherwise run nothing and exit 0."""
-    labels = sorted({cell.label for cell in plan.cells})
+    """``--only`` must select a job: a typo would otherwise run nothing and exit 0."""
+    labels = sorted({job.label for job in plan.jobs})
     if only is None or any(label_selected(label, only) for label in labels):
         return
-    closest = ", ".join(repr(label) for label in closest_labels(only, labels)) or "(the plan has no cells)"
-    raise HarnessError(
-        f"{only!r} matches none of the {len(labels)} cells; closest: {closest}", field="--only"
-    )
+    closest = ", ".join(repr(label) for label in closest_labels(only, labels)) or "(the plan has no jobs)"
+    raise HarnessError(f"{only!r} matches none of the {len(labels)} jobs; closest: {closest}", field="--only")
 
 
 def closest_labels(pattern: str, labels: list[str], n: int = 3) -> list[str]:
@@ -158,9 +156,9 @@ class GridRunner:
         executor: Executor | None = None,
         force: bool = False,
         only: str | None = None,
-        progress: CellProgress | None = None,
+        progress: JobProgress | None = None,
     ) -> None:
-        check_precision(plan.grid, plan.grid_path)  # before any cell: emulated bf16 is 7x slower
+        check_precision(plan.grid, plan.grid_path)  # before any job: emulated bf16 is 7x slower
         check_only(plan, only)
         self.plan = plan
         self.catalogue = catalogue
@@ -178,67 +176,67 @@ class GridRunner:
         self._kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
 
     # ---- selection and status -------------------------------------------------------------
-    def selected(self, cell: Cell) -> bool:
-        return label_selected(cell.label, self.only)
+    def selected(self, job: Job) -> bool:
+        return label_selected(job.label, self.only)
 
     def checkpoint_dir(self, key: str) -> Path:
         return self.store.checkpoints_dir / key
 
-    def record_path(self, cell: Cell) -> Path:
+    def record_path(self, job: Job) -> Path:
         return self.store.record_path(
-            cell.checkpoint_name, cell.task, cell.split or "", cell.language or "", cell.key
+            job.checkpoint_name, job.task, job.split or "", job.language or "", job.key
         )
 
-    def is_done(self, cell: Cell) -> bool:
-        if cell.phase == "evaluate":
-            return self.record_path(cell).is_file()
-        return (self.checkpoint_dir(cell.key) / "cell.json").is_file()
+    def is_done(self, job: Job) -> bool:
+        if job.phase == "evaluate":
+            return self.record_path(job).is_file()
+        return (self.checkpoint_dir(job.key) / JOB_FILE).is_file()
 
-    def needed_cells(self) -> list[Cell]:
-        """Selected cells that are not done, plus the unfinished training cells they depend on."""
-        by_key = {c.key: c for c in self.plan.cells}
-        wanted: dict[str, Cell] = {}
+    def needed_jobs(self) -> list[Job]:
+        """Selected jobs that are not done, plus the unfinished training jobs they depend on."""
+        by_key = {c.key: c for c in self.plan.jobs}
+        wanted: dict[str, Job] = {}
 
-        def want(cell: Cell) -> None:
-            if cell.key in self.plan.blocked:  # its training data has no source here (see harness plan)
+        def want(job: Job) -> None:
+            if job.key in self.plan.blocked:  # its training data has no source here (see harness plan)
                 return
-            if cell.key in wanted or (self.is_done(cell) and not (self.force and self.selected(cell))):
+            if job.key in wanted or (self.is_done(job) and not (self.force and self.selected(job))):
                 return
-            wanted[cell.key] = cell
-            if cell.parent in by_key:
-                want(by_key[cell.parent])
+            wanted[job.key] = job
+            if job.parent in by_key:
+                want(by_key[job.parent])
 
-        for cell in self.plan.cells:
-            if self.selected(cell):
-                want(cell)
-        return [c for c in self.plan.cells if c.key in wanted]
+        for job in self.plan.jobs:
+            if self.selected(job):
+                want(job)
+        return [c for c in self.plan.jobs if c.key in wanted]
 
     # ---- the run ------------------------------------------------------------------------------
     def run(self) -> RunReport:
         started = time.perf_counter()
         clean_stale_temps(self.store.root)
         self.store.write_unavailable(self.plan.unavailable)  # declared splits without data: skipped, listed
-        todo = self.needed_cells()
-        self.report.skipped = [c.label for c in self.plan.cells if c not in todo and self.selected(c)]
+        todo = self.needed_jobs()
+        self.report.skipped = [c.label for c in self.plan.jobs if c not in todo and self.selected(c)]
         if self.progress is not None:
             self.progress.start(len(todo))
         for phase in ("intermediate", "target"):
             wave = [c for c in todo if c.phase == phase]
-            self.executor.map(self.train_cell, wave)
-        groups: dict[tuple[str, str], list[Cell]] = {}
-        for cell in todo:
-            if cell.phase == "evaluate":
-                groups.setdefault((cell.parent, cell.task), []).append(cell)
+            self.executor.map(self.train_job, wave)
+        groups: dict[tuple[str, str], list[Job]] = {}
+        for job in todo:
+            if job.phase == "evaluate":
+                groups.setdefault((job.parent, job.task), []).append(job)
         # one task's checkpoints back to back: their frozen-layer states are still in memory
         by_task = sorted(groups.items(), key=lambda item: item[0][1])
-        self.executor.map(self.evaluate_group, [cells for _, cells in by_task])
+        self.executor.map(self.evaluate_group, [jobs for _, jobs in by_task])
         self.report.wall_time_s = time.perf_counter() - started
         return self.report
 
-    def _cell_finished(self, cell: Cell) -> None:
-        self.report.ran.append(cell.label)
+    def _job_finished(self, job: Job) -> None:
+        self.report.ran.append(job.label)
         if self.progress is not None:
-            self.progress.finished(cell.label)
+            self.progress.finished(job.label)
         self._completed += 1
         if self._kill_after and self._completed >= self._kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -261,7 +259,7 @@ class GridRunner:
         if key == self.plan.base_keys[model_name]:
             return self.base_folder(model_name)
         folder = self.checkpoint_dir(key)
-        if not (folder / "cell.json").is_file():
+        if not (folder / JOB_FILE).is_file():
             raise HarnessError(f"checkpoint {key[:12]} is not built yet", file=folder)
         if key in self.produced.entries:
             self.produced.verify(key, folder)
@@ -308,35 +306,35 @@ class GridRunner:
             parts, lambda: kind.features(rows.rows, tokenizer, task, max_length)
         )
 
-    def _cell_started(self, cell: Cell) -> None:
+    def _job_started(self, job: Job) -> None:
         if self.progress is not None:
-            self.progress.started(cell.label)
+            self.progress.started(job.label)
 
-    def train_cell(self, cell: Cell) -> None:
-        self._cell_started(cell)
-        if cell.phase == "intermediate" and self.plan.condition(cell.condition).is_multitask:
-            self.train_mixture_cell(cell)
+    def train_job(self, job: Job) -> None:
+        self._job_started(job)
+        if job.phase == "intermediate" and self.plan.condition(job.condition).is_multitask:
+            self.train_mixture_job(job)
             return
-        task = self.catalogue.task(cell.task)
+        task = self.catalogue.task(job.task)
         kind = get_kind(task.kind)
-        model_spec = self.plan.model_spec(cell.model)
-        parent = self.folder_of(cell.parent, cell.model)
+        model_spec = self.plan.model_spec(job.model)
+        parent = self.folder_of(job.parent, job.model)
         tokenizer = load_tokenizer(str(parent))
         assert task.train is not None
-        if cell.phase == "intermediate":
-            cond = self.plan.condition(cell.condition)
+        if job.phase == "intermediate":
+            cond = self.plan.condition(job.condition)
             hp = hyperparameters(task, self.plan.grid.intermediate_training, model_spec)
             sources = {
-                lang: self._source_rows(task, lang, cond.size, cell.condition) for lang in cond.languages
+                lang: self._source_rows(task, lang, cond.size, job.condition) for lang in cond.languages
             }
             dev_language: str | None = None if cond.is_mix else cond.languages[0]
             train, dev = (
-                sources[cond.languages[0]] if not cond.is_mix else self._mixed(task, sources, cell.condition)
+                sources[cond.languages[0]] if not cond.is_mix else self._mixed(task, sources, job.condition)
             )
         else:
             hp = hyperparameters(task, self.plan.grid.training, model_spec)
             train = self._split_ref_rows(task, task.train)
-            # the target's selection split as declared (it is part of the cell's key): never capped
+            # the target's selection split as declared (it is part of the job's key): never capped
             dev = (
                 DevSplit(self._split_ref_rows(task, task.dev), f"declared split {task.dev.split!r}")
                 if task.dev
@@ -346,9 +344,9 @@ class GridRunner:
         declared_task = task
         task, train.rows = prepare_rows(task, train.rows)
         features = self._features(train, tokenizer, parent, task, hp.max_length)
-        if cell.phase == "intermediate":
-            hp = self._step_matched(hp, cell.condition, len(train), len(features))
-        torch.manual_seed(cell.seed)
+        if job.phase == "intermediate":
+            hp = self._step_matched(hp, job.condition, len(train), len(features))
+        torch.manual_seed(job.seed)
         model = kind.load_model(
             str(parent),
             task,
@@ -358,22 +356,22 @@ class GridRunner:
         score_dev, baseline, dev_info = None, None, {"origin": "none: no dev split", "n": 0}
         if dev is not None:
             score_dev, baseline, dev_info = self._dev_scoring(
-                cell, kind, declared_task, task, dev, train.rows, tokenizer, parent, hp, dev_language
+                job, kind, declared_task, task, dev, train.rows, tokenizer, parent, hp, dev_language
             )
         outcome = finetune(
             model,
             features,
             collator_for(kind, tokenizer, task),
             hp,
-            cell.seed,
+            job.seed,
             score_dev=score_dev,
             # intermediate training keeps its last step: its dev split only shows whether it learned
-            selection=self.plan.grid.selection if cell.phase == "target" else "last",
+            selection=self.plan.grid.selection if job.phase == "target" else "last",
             dev_baseline=baseline,
             metric=task.metric,
         )
         self._save_checkpoint(
-            cell,
+            job,
             model,
             parent,
             {
@@ -388,7 +386,7 @@ class GridRunner:
                 ),
             },
         )
-        self._cell_finished(cell)
+        self._job_finished(job)
 
     def _source_rows(
         self, task: TaskSpec, lang: str, size: int | None, condition: str
@@ -451,7 +449,7 @@ class GridRunner:
 
     def _dev_scoring(
         self,
-        cell: Cell,
+        job: Job,
         kind: Any,
         declared_task: TaskSpec,
         task: TaskSpec,
@@ -469,7 +467,7 @@ class GridRunner:
         trivial = kind.baseline(train_rows, dev.rows.rows, task, language=language)
         baseline = trivial.scores.get(task.metric)
         scorer = dev_scorer(
-            kind, task, dev.rows.rows, dev_features, tokenizer, hp.eval_batch_size, language, (cell.key,)
+            kind, task, dev.rows.rows, dev_features, tokenizer, hp.eval_batch_size, language, (job.key,)
         )
         info = {
             "origin": dev.origin,
@@ -505,30 +503,31 @@ class GridRunner:
             update={"max_steps": math.ceil(hp.epochs * math.ceil(cond.size / hp.batch_size))}
         )
 
-    def train_mixture_cell(self, cell: Cell) -> None:
+    def train_mixture_job(self, job: Job) -> None:
         """One shared body trained on every task of a multi-task condition (harness.training.multitask)."""
-        cond = self.plan.condition(cell.condition)
-        model_spec = self.plan.model_spec(cell.model)
-        parent = self.folder_of(cell.parent, cell.model)
+        cond = self.plan.condition(job.condition)
+        model_spec = self.plan.model_spec(job.model)
+        parent = self.folder_of(job.parent, job.model)
         tokenizer = load_tokenizer(str(parent))
         overrides = self.plan.grid.intermediate_training
-        torch.manual_seed(cell.seed)
+        torch.manual_seed(job.seed)
         members: list[MixtureMember] = []
         models: dict[str, torch.nn.Module] = {}
         devs: list[tuple[DevSplit | None, TaskSpec, datasets.Dataset]] = []
         for item in cond.tasks or []:
             task = self.catalogue.task(item.task)
-            assert task.train is not None
+            train = task.train
+            assert train is not None  # an intermediate task declares its training split (schema)
             hp = hyperparameters(task, overrides, model_spec)
             parts = [
-                self._rows(task, task.train.split, lang, dataset=task.train.dataset, limit=task.train.limit)
+                self._rows(task, train.split, lang, dataset=train.dataset, limit=train.limit)
                 for lang in item.languages
             ]
             rows = (
                 parts[0].rows if len(parts) == 1 else datasets.concatenate_datasets([p.rows for p in parts])
             )
             if len(parts) == 1:
-                rows = self._sized(rows, item.size, task, item.languages[0], task.train.split, cond.name)
+                rows = self._sized(rows, item.size, task, item.languages[0], train.split, cond.name)
             else:
                 rows = select_by_size(rows, item.size, f"{cond.name}: {task.name}", file=self.plan.grid_path)
             dev = self._member_dev(task, item.languages, parts, rows)
@@ -537,7 +536,7 @@ class GridRunner:
             devs.append((dev, declared_task, rows))
             pooled = RowSet(
                 task.name,
-                task.train.split,
+                train.split,
                 "+".join(item.languages),
                 rows,
                 hashlib.sha256("|".join(p.fingerprint for p in parts).encode()).hexdigest(),
@@ -567,7 +566,7 @@ class GridRunner:
             )
         shared_hp = hyperparameters(self.catalogue.task(members[0].task.name), overrides, model_spec)
         outcome = train_multitask(
-            models, members, shared_hp, cell.seed, sampling=cond.sampling, temperature=cond.temperature
+            models, members, shared_hp, job.seed, sampling=cond.sampling, temperature=cond.temperature
         )
         for member, summary, (dev, declared_task, train_rows) in zip(
             members, outcome.tasks, devs, strict=True
@@ -579,13 +578,13 @@ class GridRunner:
                 continue
             language = member.languages[0] if len(member.languages) == 1 else None
             score_dev, baseline, summary["dev"] = self._dev_scoring(
-                cell, get_kind(member.task.kind), declared_task, member.task, dev, train_rows,
+                job, get_kind(member.task.kind), declared_task, member.task, dev, train_rows,
                 tokenizer, parent, shared_hp, language,
             )  # fmt: skip
             scored = score_dev(models[member.head])
             summary["learning"] = learning_summary(member.task.name, member.task.metric, scored, baseline)
         self._save_checkpoint(
-            cell,
+            job,
             next(iter(models.values())),
             parent,
             {
@@ -601,7 +600,7 @@ class GridRunner:
                 },
             },
         )
-        self._cell_finished(cell)
+        self._job_finished(job)
 
     def _member_dev(
         self, task: TaskSpec, languages: list[str], parts: list[RowSet], selected: datasets.Dataset
@@ -621,58 +620,59 @@ class GridRunner:
             self._intermediate_dev(task, lang, part, part.rows)
             for lang, part in zip(languages, parts, strict=True)
         ]
-        if any(d is None for d in per_language):
+        found = [d for d in per_language if d is not None]
+        if len(found) < len(per_language):
             return None
         pooled = RowSet(
             task.name,
-            per_language[0].rows.split,
+            found[0].rows.split,
             "+".join(languages),
-            datasets.concatenate_datasets([d.rows.rows for d in per_language]),
-            hashlib.sha256("|".join(d.rows.fingerprint for d in per_language).encode()).hexdigest(),
-            ",".join(d.rows.origin for d in per_language),
+            datasets.concatenate_datasets([d.rows.rows for d in found]),
+            hashlib.sha256("|".join(d.rows.fingerprint for d in found).encode()).hexdigest(),
+            ",".join(d.rows.origin for d in found),
         )
-        return DevSplit(pooled, "; ".join(d.origin for d in per_language))
+        return DevSplit(pooled, "; ".join(d.origin for d in found))
 
-    def _save_checkpoint(self, cell: Cell, model: Any, parent: Path, training: dict[str, Any]) -> None:
-        final = self.checkpoint_dir(cell.key)
+    def _save_checkpoint(self, job: Job, model: Any, parent: Path, training: dict[str, Any]) -> None:
+        final = self.checkpoint_dir(job.key)
         if final.exists():  # a --force rerun replaces it
             shutil.rmtree(final)
-        build = self.store.checkpoints_dir / f".build-{cell.key[:16]}-{os.getpid()}"
+        build = self.store.checkpoints_dir / f".build-{job.key[:16]}-{os.getpid()}"
         shutil.rmtree(build, ignore_errors=True)
         # An intermediate checkpoint keeps only the encoder body: the target gets a fresh head.
-        to_save = model.base_model if cell.phase == "intermediate" else model
+        to_save = model.base_model if job.phase == "intermediate" else model
         to_save.save_pretrained(build, safe_serialization=True)
         copy_tokenizer_files(parent, build)
         atomic_write_json(build / "training.json", training)
         atomic_write_json(
-            build / "cell.json",
+            build / JOB_FILE,
             {
-                "key": cell.key,
-                "phase": cell.phase,
-                "label": cell.label,
-                "inputs": cell.inputs,
-                "lineage": self.plan.lineage.get(cell.key, []),
+                "key": job.key,
+                "phase": job.phase,
+                "label": job.label,
+                "inputs": job.inputs,
+                "lineage": self.plan.lineage.get(job.key, []),
                 "created": _now(),
             },
         )
         atomic_publish_dir(build, final)
-        step = self.plan.lineage[cell.key][-1]
+        step = self.plan.lineage[job.key][-1]
         self.produced.pin(
-            cell.key,
+            job.key,
             final,
-            f"produced:{cell.label}",
+            f"produced:{job.label}",
             lineage=Lineage(
-                parent=cell.parent,
-                phase=cell.phase,
-                task=cell.task,
+                parent=job.parent,
+                phase=job.phase,
+                task=job.task,
                 source_lang=step.get("source_lang"),
-                seed=cell.seed,
+                seed=job.seed,
             ),
         )
 
     # ---- evaluation ---------------------------------------------------------------------------
-    def evaluate_group(self, cells: list[Cell]) -> None:
-        first = cells[0]
+    def evaluate_group(self, jobs: list[Job]) -> None:
+        first = jobs[0]
         task = self.catalogue.task(first.task)
         kind = get_kind(task.kind)
         model_spec = self.plan.model_spec(first.model)
@@ -687,11 +687,11 @@ class GridRunner:
             train_rows = self._split_ref_rows(task, task.train).rows
         frozen = (training.get("hyperparameters") or {}).get("freeze_layers", model_spec.freeze_layers)
         with frozen_prefix_cache(model, frozen):  # conditions sharing the frozen layers share their states
-            self._evaluate_cells(cells, task, kind, model, tokenizer, folder, training, train_rows)
+            self._evaluate_jobs(jobs, task, kind, model, tokenizer, folder, training, train_rows)
 
-    def _evaluate_cells(
+    def _evaluate_jobs(
         self,
-        cells: list[Cell],
+        jobs: list[Job],
         task: TaskSpec,
         kind: Any,
         model: torch.nn.Module,
@@ -700,15 +700,15 @@ class GridRunner:
         training: dict[str, Any],
         train_rows: datasets.Dataset | None,
     ) -> None:
-        for cell in cells:
-            self._cell_started(cell)
+        for job in jobs:
+            self._job_started(job)
             started = time.perf_counter()
-            split = task.split_named(cell.split or "")
+            split = task.split_named(job.split or "")
             limit = eval_limit(split.limit, self.plan.grid.eval_limit)
             rows = self._rows(
                 task,
                 split.split or split.name,
-                cell.language or "",
+                job.language or "",
                 dataset=split.dataset,
                 limit=limit,
                 view=split,
@@ -722,20 +722,20 @@ class GridRunner:
                 tokenizer,
                 task.hyperparameters.eval_batch_size,
                 self.plan.grid.precision,
-                language=cell.language,
+                language=job.language,
             )
             scores = kind.score(preds, task)
-            baseline = kind.baseline(train_rows, rows.rows, task, language=cell.language)
+            baseline = kind.baseline(train_rows, rows.rows, task, language=job.language)
             record = self._record(
-                cell, task, split, rows, scores, baseline, training, time.perf_counter() - started
+                job, task, split, rows, scores, baseline, training, time.perf_counter() - started
             )
-            path = self.record_path(cell)
+            path = self.record_path(job)
             self.store.write(record, (p.to_json() for p in preds), path)
-            self._cell_finished(cell)
+            self._job_finished(job)
 
     def _record(
         self,
-        cell: Cell,
+        job: Job,
         task: TaskSpec,
         split: Any,
         rows: RowSet,
@@ -744,19 +744,19 @@ class GridRunner:
         training: dict[str, Any],
         wall: float,
     ) -> Record:
-        cond = self.plan.condition(cell.condition)
-        model_spec = self.plan.model_spec(cell.model)
-        base_entry = self.lock.entries.get(cell.model)
-        path = self.record_path(cell)
+        cond = self.plan.condition(job.condition)
+        model_spec = self.plan.model_spec(job.model)
+        base_entry = self.lock.entries.get(job.model)
+        path = self.record_path(job)
         hp = training.get("hyperparameters") if training else None
         train_info = training.get("training", {}) if training else {}
         return Record(
-            cell=cell.key,
+            job_key=job.key,
             grid=self.plan.grid.name,
             checkpoint=CheckpointInfo(
-                name=cell.checkpoint_name,
-                key=cell.parent,
-                model=cell.model,
+                name=job.checkpoint_name,
+                key=job.parent,
+                model=job.model,
                 model_source=model_spec.source,
                 model_revision=base_entry.revision if base_entry else None,
                 model_sha256=base_entry.files if base_entry else None,
@@ -767,20 +767,20 @@ class GridRunner:
                 intermediate_size=cond.size,
                 matched_with=cond.matched_with,
                 frozen_embeddings=model_spec.freeze_embeddings,
-                lineage=[LineageStep(**step) for step in self.plan.lineage.get(cell.parent, [])],
-                learning=self._intermediate_learning(cell),
+                lineage=[LineageStep(**step) for step in self.plan.lineage.get(job.parent, [])],
+                learning=self._intermediate_learning(job),
             ),
-            seed=cell.seed,
+            seed=job.seed,
             task=TaskInfo(
                 name=task.name,
                 version=task.version,
                 kind=task.kind,
                 protocol=task.protocol,
                 items=task.items,
-                zero_shot=self.plan.leakage.label(cond.name, task.name, split.name, cell.language or ""),
+                zero_shot=self.plan.leakage.label(cond.name, task.name, split.name, job.language or ""),
             ),
             split=SplitInfo(name=split.name, domain=split.domain, in_domain=split.in_domain),
-            language=cell.language or "",
+            language=job.language or "",
             n_examples=len(rows),
             scores=scores,
             main_metric=task.metric,
@@ -813,12 +813,12 @@ class GridRunner:
             predictions=str(path.with_suffix(".predictions.jsonl").relative_to(self.store.root)),
         )
 
-    def _intermediate_learning(self, cell: Cell) -> dict[str, Any]:
-        """Whether the intermediate phase behind ``cell`` learned: from its checkpoint's training.json."""
-        cond = self.plan.condition(cell.condition)
+    def _intermediate_learning(self, job: Job) -> dict[str, Any]:
+        """Whether the intermediate phase behind ``job`` learned: from its checkpoint's training.json."""
+        cond = self.plan.condition(job.condition)
         if not (cond.trains or cond.pretrained):
             return not_trained()
-        steps = self.plan.lineage.get(cell.parent, [])
+        steps = self.plan.lineage.get(job.parent, [])
         step = next((s for s in steps if s.get("phase") == "intermediate" and not s.get("external")), None)
         training = _read_json(self.checkpoint_dir(step["key"]) / "training.json") if step else {}
         task = cond.task or ("+".join(cond.task_names) or None)

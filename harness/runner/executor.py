@@ -1,7 +1,7 @@
 """Executors run the jobs of one phase; the runner hands them over wave by wave, in dependency order.
 
 Only the local, sequential executor exists now. A cluster executor (Ray, Slurm via submitit) maps the
-same picklable job function over a wave; the cell keys and atomic records make it safe to retry.
+same picklable job function over a wave; the job keys and atomic records make it safe to retry.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 The checkpoint (a folder, or a hub id) is pinned in ``checkpoints.lock`` with its lineage (phase
 intermediate, task, source language) — or, when it is already pinned, verified against that pin (a
 changed file stops everything: exit 1). Then it becomes the grid's only model with one condition marked
-``pretrained`` (nothing is intermediate-trained), so the plan holds exactly its own cells: target
+``pretrained`` (nothing is intermediate-trained), so the plan holds exactly its own jobs: target
 fine-tuning for every trained target and seed, and evaluation in every language and split the grid's
-targets declare. Its cell keys derive from the pinned file hashes, so nothing of the existing grid
+targets declare. Its job keys derive from the pinned file hashes, so nothing of the existing grid
 matches or re-runs, and running the same command again runs nothing. The leaderboard is re-rendered.
 """
 
@@ -24,7 +24,7 @@ from harness.models.sources import resolve_model
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
 from harness.runner.execute import GridRunner, RunReport
-from harness.runner.plan import Cell, Plan, expand
+from harness.runner.plan import Job, Plan, expand
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 SOURCE_TYPES = ("english", "translated", "native")
@@ -94,13 +94,13 @@ class ExternalRunner(GridRunner):
         super().__init__(*args, **kwargs)
         self.display_name = display_name
 
-    def record_path(self, cell: Cell) -> Path:
+    def record_path(self, job: Job) -> Path:
         return self.store.record_path(
-            self.display_name, cell.task, cell.split or "", cell.language or "", cell.key
+            self.display_name, job.task, job.split or "", job.language or "", job.key
         )
 
-    def _record(self, cell: Cell, *args: Any, **kwargs: Any) -> Record:
-        record = super()._record(cell, *args, **kwargs)
+    def _record(self, job: Job, *args: Any, **kwargs: Any) -> Record:
+        record = super()._record(job, *args, **kwargs)
         record.checkpoint.name = self.display_name
         return record
 

@@ -3,7 +3,7 @@
 Every text of a set (the kind's input fields; NFKC, casefolded, whitespace collapsed; shorter than
 ``MIN_CHARS`` ignored: short phrases recur without being the same item) is hashed, and so is every item
 key of a task that declares aligned items (``items: by_id`` / ``by_index``): a translation of a scored
-item *is* that item when both sets come from the same dataset (same path template or hub id). A cell
+item *is* that item when both sets come from the same dataset (same path template or hub id). A job
 whose sets share texts or items with a scored split is refused with one line (which sets, how many, an
 example) unless the grid lists the pair in ``allow_overlap``; allowed rows are badged ``not zero-shot``.
 Intermediate data declared ``translate_train_of`` a target, in a non-English source language, is badged
@@ -136,7 +136,7 @@ class Overlap:
 
 @dataclass
 class LeakageReport:
-    # (condition, target, split, language) -> zero-shot label of the rows that cell scores
+    # (condition, target, split, language) -> zero-shot label of the rows that job scores
     labels: dict[tuple[str, str, str, str], ZeroShot] = field(default_factory=dict)
     allowed: list[Overlap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # "leakage not checked: …"
@@ -332,9 +332,9 @@ def check_leakage(
     def overlap(train: DataRef, scored: DataRef) -> Overlap | None:
         pair = (train.key, scored.key)
         if pair not in found:
-            found[pair] = _overlap(hasher, train, scored)
-            if found[pair] is not None and is_allowed(grid, train, scored):
-                report.allowed.append(found[pair])  # type: ignore[arg-type]
+            found[pair] = result = _overlap(hasher, train, scored)
+            if result is not None and is_allowed(grid, train, scored):
+                report.allowed.append(result)
         return found[pair]
 
     for target_name in grid.targets:

@@ -1,7 +1,7 @@
-"""A grid expanded into cells: intermediate training → target fine-tuning → evaluation.
+"""A grid expanded into jobs: intermediate training → target fine-tuning → evaluation.
 
-Every cell is keyed by a content hash of its inputs (parent checkpoint key, task version, data
-fingerprint, hyperparameters, seed), so a shared intermediate checkpoint is one cell, and a cell whose
+Every job is keyed by a content hash of its inputs (parent checkpoint key, task version, data
+fingerprint, hyperparameters, seed), so a shared intermediate checkpoint is one job, and a job whose
 inputs did not change is found done and never runs twice.
 """
 
@@ -37,7 +37,7 @@ def content_key(payload: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class Cell:
+class Job:
     key: str
     phase: Phase
     model: str
@@ -64,31 +64,24 @@ class Plan:
     grid: GridSpec
     grid_path: Path
     base_keys: dict[str, str]  # model name -> key of the base checkpoint
-    cells: list[Cell]
+    jobs: list[Job]
     lineage: dict[str, list[dict[str, Any]]]  # checkpoint key -> steps from the base model
-    # declared (task, split, language) whose data is not on this machine: never a cell, never a 0
+    # declared (task, split, language) whose data is not on this machine: never a job, never a 0
     unavailable: list[dict[str, Any]] = field(default_factory=list)
-    # training cells whose data has no source on this machine (and the cells below them): never run
+    # training jobs whose data has no source on this machine (and the jobs below them): never run
     blocked: dict[str, str] = field(default_factory=dict)
     pinned: dict[str, bool] = field(default_factory=dict)  # model name -> base model pinned in the lock
     # zero-shot labels per (condition, target, split), allowed overlaps, sets not checked (runner.leakage)
     leakage: LeakageReport = field(default_factory=LeakageReport)
 
-    def by_phase(self, phase: Phase) -> list[Cell]:
-        return [c for c in self.cells if c.phase == phase]
+    def by_phase(self, phase: Phase) -> list[Job]:
+        return [c for c in self.jobs if c.phase == phase]
 
     def model_spec(self, name: str) -> ModelSpec:
         return next(m for m in self.grid.models if m.name == name)
 
     def condition(self, name: str) -> IntermediateSpec:
         return next(c for c in self.grid.intermediate if c.name == name)
-
-    def eval_groups(self) -> list[tuple[str, str, list[Cell]]]:
-        """Evaluation cells grouped by (checkpoint key, task): one model load per group."""
-        groups: dict[tuple[str, str], list[Cell]] = {}
-        for cell in self.by_phase("evaluate"):
-            groups.setdefault((cell.parent, cell.task), []).append(cell)
-        return [(parent, task, cells) for (parent, task), cells in groups.items()]
 
 
 def hyperparameters(task: TaskSpec, overrides: dict[str, Any], model: ModelSpec) -> Hyperparameters:
@@ -112,12 +105,12 @@ def base_key(model: ModelSpec, lock: Lock) -> str:
 
 
 def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) -> Plan:
-    cells: dict[str, Cell] = {}
+    jobs: dict[str, Job] = {}
     lineage: dict[str, list[dict[str, Any]]] = {}
     base_keys: dict[str, str] = {}
 
-    def add(cell: Cell) -> Cell:
-        return cells.setdefault(cell.key, cell)
+    def add(job: Job) -> Job:
+        return jobs.setdefault(job.key, job)
 
     def data_id(
         task: TaskSpec, split: str, lang: str, limit: int | None = None, dataset: Any = None, view: Any = None
@@ -149,9 +142,9 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                 if cond.pretrained:  # the model source already is this condition's checkpoint
                     lineage[root] = [conditions.pretrained_step(model, cond, root)]
                 elif cond.trains:
-                    built, step, reason = conditions.intermediate_cell(model, cond_index, root, seed)
-                    cell = add(built)
-                    parent = cell.key
+                    built, step, reason = conditions.intermediate_job(model, cond_index, root, seed)
+                    job = add(built)
+                    parent = job.key
                     lineage[parent] = [*lineage[root], step]
                     if reason:
                         blocked[parent] = reason
@@ -187,8 +180,8 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                             "seed": seed,
                             "selection": grid.selection,
                         }
-                        cell = add(
-                            Cell(
+                        job = add(
+                            Job(
                                 content_key(inputs),
                                 "target",
                                 model.name,
@@ -199,7 +192,7 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                                 inputs=inputs,
                             )
                         )
-                        checkpoint = cell.key
+                        checkpoint = job.key
                         lineage[checkpoint] = [
                             *lineage[parent],
                             {
@@ -232,7 +225,7 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                                 "max_length": target.hyperparameters.max_length,
                             }
                             add(
-                                Cell(
+                                Job(
                                     content_key(inputs),
                                     "evaluate",
                                     model.name,
@@ -246,7 +239,7 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                                 )
                             )
     order = {"intermediate": 0, "target": 1, "evaluate": 2}
-    ordered = sorted(cells.values(), key=lambda c: order[c.phase])
+    ordered = sorted(jobs.values(), key=lambda c: order[c.phase])
     absent = sorted(
         (u.to_json() for u in unavailable.values() if u is not None),
         key=lambda u: (u["task"], u["split"], u["language"]),
@@ -258,10 +251,10 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
     return plan
 
 
-def _with_descendants(blocked: dict[str, str], cells: list[Cell]) -> dict[str, str]:
-    """Blocked cells and every cell below them (cells are in phase order, parents first)."""
+def _with_descendants(blocked: dict[str, str], jobs: list[Job]) -> dict[str, str]:
+    """Blocked jobs and every job below them (jobs are in phase order, parents first)."""
     out = dict(blocked)
-    for cell in cells:
-        if cell.parent in out and cell.key not in out:
-            out[cell.key] = out[cell.parent]
+    for job in jobs:
+        if job.parent in out and job.key not in out:
+            out[job.key] = out[job.parent]
     return out

@@ -3,7 +3,7 @@
 On a CPU without native bf16 instructions (``avx512_bf16`` or ``amx_bf16`` on x86, ``bf16`` on Arm),
 ``torch.autocast("cpu", dtype=torch.bfloat16)`` converts every operand in software: measured here, our
 evaluation path ran 7× slower than fp32 with 0.6 % of the argmaxes changed. A grid asking for that is
-almost certainly a mistake, so the run stops before any cell starts. A GPU (CUDA) makes bf16 fine.
+almost certainly a mistake, so the run stops before any job starts. A GPU (CUDA) makes bf16 fine.
 """
 
 from __future__ import annotations

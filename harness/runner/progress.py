@@ -1,6 +1,6 @@
-"""One progress display for a grid run: cells done / total, the current cell, elapsed time and ETA.
+"""One progress display for a grid run: jobs done / total, the current job, elapsed time and ETA.
 
-On a terminal it is a rich progress bar; in a log (not a TTY) it is one plain line per finished cell,
+On a terminal it is a rich progress bar; in a log (not a TTY) it is one plain line per finished job,
 ``[12/350] 3m12s me5-small+sib-de/seed2 target:udpos_demo (14.2 s)``. The libraries' own per-step and
 per-file bars (the Trainer's tqdm, transformers' "Loading weights") are switched off while it runs.
 """
@@ -16,6 +16,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -43,9 +44,9 @@ def quiet_library_bars() -> None:
         pass
 
 
-class CellProgress:
-    """Told when each cell starts and finishes (``GridRunner`` does); draws a bar on a terminal,
-    writes one line per finished cell otherwise."""
+class JobProgress:
+    """Told when each job starts and finishes (``GridRunner`` does); draws a bar on a terminal,
+    writes one line per finished job otherwise."""
 
     def __init__(
         self, console: Console, *, live: bool | None = None, clock: Callable[[], float] = time.monotonic
@@ -58,13 +59,13 @@ class CellProgress:
         self._began = clock()
         self._started: dict[str, float] = {}
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
-    def __enter__(self) -> CellProgress:
+    def __enter__(self) -> JobProgress:
         quiet_library_bars()
         if self.live:
             self._bar = Progress(
-                TextColumn("[bold]cells"),
+                TextColumn("[bold]jobs"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),

@@ -8,30 +8,30 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.runner.plan import Plan
+from harness.runner.plan import Job, Plan
 
 
-def _status(cell: Any, plan: Plan, done: bool, todo: set[str]) -> str:
+def _status(job: Job, plan: Plan, done: bool, todo: set[str]) -> str:
     if done:
         return "done"
-    if cell.key in plan.blocked:
+    if job.key in plan.blocked:
         return "not available"
-    return "would run" if cell.key in todo else "not selected"
+    return "would run" if job.key in todo else "not selected"
 
 
 def plan_json(plan: Plan, runner: Any) -> dict[str, Any]:
     from harness.runner.estimate import estimate
 
-    todo = {c.key for c in runner.needed_cells()}
+    todo = {c.key for c in runner.needed_jobs()}
     feeds: dict[str, set[str]] = {}  # intermediate checkpoint -> the targets it feeds (trained or scored)
-    for c in plan.cells:
+    for c in plan.jobs:
         if c.phase in ("target", "evaluate"):
             feeds.setdefault(c.parent, set()).add(c.task)
-    done = {c.key: runner.is_done(c) for c in plan.cells}
-    status = {c.key: _status(c, plan, done[c.key], todo) for c in plan.cells}
+    done = {c.key: runner.is_done(c) for c in plan.jobs}
+    status = {c.key: _status(c, plan, done[c.key], todo) for c in plan.jobs}
     return {
         "grid": plan.grid.name,
-        "cells": [
+        "jobs": [
             {
                 "key": c.key,
                 "label": c.label,
@@ -42,13 +42,13 @@ def plan_json(plan: Plan, runner: Any) -> dict[str, Any]:
                 "status": status[c.key],
                 **({"blocked": plan.blocked[c.key]} if c.key in plan.blocked else {}),
             }
-            for c in plan.cells
+            for c in plan.jobs
         ],
-        "counts": dict(Counter(c.phase for c in plan.cells)),
-        "would_run": dict(Counter(c.phase for c in plan.cells if c.key in todo)),
-        "not_available": dict(Counter(c.phase for c in plan.cells if status[c.key] == "not available")),
+        "counts": dict(Counter(c.phase for c in plan.jobs)),
+        "would_run": dict(Counter(c.phase for c in plan.jobs if c.key in todo)),
+        "not_available": dict(Counter(c.phase for c in plan.jobs if status[c.key] == "not available")),
         "shared_intermediate": {
-            c.key: len(feeds.get(c.key, ())) for c in plan.cells if c.phase == "intermediate"
+            c.key: len(feeds.get(c.key, ())) for c in plan.jobs if c.phase == "intermediate"
         },
         "intermediate_checkpoints": [
             {
@@ -59,7 +59,7 @@ def plan_json(plan: Plan, runner: Any) -> dict[str, Any]:
                 "feeds_targets": sorted(feeds.get(c.key, ())),
                 "status": status[c.key],
             }
-            for c in plan.cells
+            for c in plan.jobs
             if c.phase == "intermediate"
         ],
         "models": [
@@ -87,10 +87,10 @@ def print_plan(plan: Plan, runner: Any, console: Console) -> None:
         console.print(
             f"model {model['name']}: {model['source']} — key {model['key'][:12]} {pin}", markup=False
         )
-    table = Table(title=f"grid {plan.grid.name}: cells")
-    for column in ("phase", "cells", "done", "would run", "not available"):
+    table = Table(title=f"grid {plan.grid.name}: jobs")
+    for column in ("phase", "jobs", "done", "would run", "not available"):
         table.add_column(column, justify="right")
-    statuses = Counter((c["phase"], c["status"]) for c in data["cells"])
+    statuses = Counter((c["phase"], c["status"]) for c in data["jobs"])
     for phase in ("intermediate", "target", "evaluate"):
         table.add_row(
             phase,
@@ -140,12 +140,12 @@ def print_unavailable(entries: list[dict[str, Any]], console: Console) -> None:
 
 def print_estimate(est: dict[str, Any], console: Console) -> None:
     table = Table(title="compute estimate (training)", caption=f"assumed: {est['assumption']}")
-    for column in ("phase", "cells", "size unknown", "trained tokens", "GPU-hours", "of which would run"):
+    for column in ("phase", "jobs", "size unknown", "trained tokens", "GPU-hours", "of which would run"):
         table.add_column(column, justify="right")
     for phase, row in est["phases"].items():
         table.add_row(
             phase,
-            str(row["cells"]),
+            str(row["jobs"]),
             str(row["size_unknown"]),
             f"{row['tokens']:.3g}",
             f"{row['gpu_hours']:,.3g}",

@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals and paired p-values over per-example statistics and seeds.
+"""Bootstrap building blocks: resampling weights paired by key, ratio replicates, intervals, p-values.
 
 Every score the harness reports is a *ratio of sums* over examples: ``sum(num) / sum(den)`` (accuracy:
 ``(correct, 1)``; seqeval or BUCC F1: ``(2·tp, n_pred + n_gold)``; QA: ``((EM + F1) / 2, 1)``; see
@@ -6,27 +6,18 @@ Every score the harness reports is a *ratio of sums* over examples: ``sum(num) /
 ``W`` (``n_boot × n``) so one replicate of a seed's score is ``(W @ num) / (W @ den)``, all replicates
 in one matrix product.
 
-Pairing. ``W`` is seeded from a hash of (task, split, language) and its columns are the examples'
-ids in sorted order, so two checkpoints scored on the same examples are resampled with the SAME
-draws: replicate ``b`` of checkpoint A and replicate ``b`` of checkpoint B see the same examples, and
-their difference is a paired bootstrap of the difference. Different (task, split, language) keys get
-independent draws (they are different samples of examples).
+Pairing. ``W`` is seeded from a hash of what is resampled (``stable_seed``), so two checkpoints scored
+on the same examples are resampled with the SAME draws: replicate ``b`` of checkpoint A and replicate
+``b`` of checkpoint B see the same examples, and their difference is a paired bootstrap of the
+difference.
 
-Seeds (hierarchical). On top, each replicate resamples the checkpoint's seeds with replacement: the
-draw ``C_S`` (``n_boot × S`` counts) depends only on the number of seeds ``S``, so seed ``j`` of one
-record is resampled together with seed ``j`` of every other record of the same checkpoint (the same
-fine-tuning run) - its correlation across languages and splits is kept. A record without per-example
-predictions contributes only through the seed draw; with one seed it has no CI (NaN).
-
-CIs are percentile intervals (95 % by default) of the replicates. The p-value of a difference is the
-two-sided paired bootstrap p-value ``min(1, 2·min(P*(d ≤ 0), P*(d ≥ 0)))`` over the replicates of the
-paired difference: it is below 0.05 exactly when the 95 % percentile CI lies on one side of 0 (up to
-the interpolation between the two order statistics at the CI's ends). A difference that is 0 in every
-replicate (a checkpoint against itself) has p = 1.
-
-Replicates can be weighted: when only seeds vary, the ``n_boot`` draws take only a few distinct
-values (10 count patterns for 3 seeds), so they are evaluated once per pattern and weighted by how
-often the pattern occurs; the quantiles are exactly those of the ``n_boot`` draws.
+Who uses what. The statistics engine (``harness.scoring.cells``) draws the item replicates of each
+alignment group with ``example_weights`` and reports ``t_interval``: the paired seeds' spread plus the
+items' bootstrap variance (``shared_item_variance``), Welch–Satterthwaite degrees of freedom and a
+two-sided p-value; the ranking reads ``one_sided_p``, the contrast tables ``holm``. ``bootstrap_score``
+is one sample's score with its percentile CI (dev scores, ``harness.training.learning``).
+``seed_counts`` and weighted ``percentile_interval`` are the former engine's hierarchical seed
+bootstrap, kept for ``benchmarks/null_calibration.py``, which compares the two engines' coverage.
 """
 
 from __future__ import annotations
@@ -40,7 +31,7 @@ import numpy as np
 
 DEFAULT_BOOT = 1000
 DEFAULT_LEVEL = 0.95
-MAX_WEIGHT_CELLS = 8_000_000  # floats in one block of resampling weights (bounded memory for large n)
+MAX_WEIGHT_FLOATS = 8_000_000  # floats in one block of resampling weights (bounded memory for large n)
 
 
 @dataclass(frozen=True)
@@ -54,9 +45,6 @@ class Estimate:
     @property
     def half_width(self) -> float:
         return (self.high - self.low) / 2
-
-    def contains(self, x: float) -> bool:
-        return bool(self.low <= x <= self.high)
 
     def to_json(self) -> dict[str, float | None]:
         return {
@@ -92,7 +80,7 @@ def ratio_replicates(weights: np.ndarray, num: np.ndarray, den: np.ndarray) -> n
     A replicate whose denominator is 0 scores 0, as the metrics do (no chunk at all → F1 0).
     """
     n_boot, n = weights.shape
-    step = max(1, MAX_WEIGHT_CELLS // max(n, 1))
+    step = max(1, MAX_WEIGHT_FLOATS // max(n, 1))
     top = np.empty((n_boot, num.shape[1]))
     bottom = np.empty_like(top)
     for start in range(0, n_boot, step):
@@ -159,18 +147,6 @@ def percentile_interval(
     alpha = (1 - level) / 2
     low, high = weighted_quantiles(values, weights, (alpha, 1 - alpha))
     return low, high
-
-
-def paired_p_values(diffs: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Two-sided paired bootstrap p-values, ``min(1, 2·min(P*(d ≤ 0), P*(d ≥ 0)))``, one per row."""
-    if diffs.shape[1] == 0:
-        return np.full(diffs.shape[0], np.nan)
-    w = np.ones(diffs.shape[1]) if weights is None else weights
-    total = float(w.sum())
-    below = ((diffs <= 0) * w).sum(axis=1) / total
-    above = ((diffs >= 0) * w).sum(axis=1) / total
-    p = np.minimum(1.0, 2 * np.minimum(below, above))
-    return np.where(np.isfinite(diffs).all(axis=1), p, np.nan)
 
 
 def bootstrap_score(

@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,8 @@ from scipy import sparse
 from harness.results.schema import Record
 from harness.scoring.bootstrap import (
     DEFAULT_LEVEL,
-    MAX_WEIGHT_CELLS,
+    MAX_WEIGHT_FLOATS,
+    example_weights,
     shared_item_variance,
     stable_seed,
     t_interval,
@@ -158,7 +160,9 @@ def cells_from_arrays(
     numbers and scores (ascending seeds), and per-example statistics per cell (one per seed)."""
     n_cells = len(frame)
     width = max((len(s) for s in seeds), default=1)
-    seed_values = np.unique(np.concatenate([np.asarray(s, dtype=np.int64) for s in seeds] or [np.zeros(0)]))
+    seed_values = np.unique(
+        np.concatenate([np.asarray(s, dtype=np.int64) for s in seeds] or [np.zeros(0, dtype=np.int64)])
+    )
     scores = np.full((n_cells, width), np.nan)
     columns = np.zeros((n_cells, width), dtype=np.int64)
     for cell, (numbers, values) in enumerate(zip(seeds, seed_scores, strict=True)):
@@ -259,22 +263,16 @@ def usable_stats(root: Path, per_cell: list[list[Record]]) -> dict[int, list[Exa
     usable: dict[int, list[ExampleStats]] = {}
     for cell, recs in enumerate(per_cell):
         stats = [record_stats(root, r) for r in recs]
-        if all(s is not None for s in stats) and all(
-            abs(s.score() - r.main_score) <= SCORE_TOLERANCE for s, r in zip(stats, recs, strict=True)
+        found = [s for s in stats if s is not None]
+        if len(found) == len(stats) and all(
+            abs(s.score() - r.main_score) <= SCORE_TOLERANCE for s, r in zip(found, recs, strict=True)
         ):
-            usable[cell] = stats  # type: ignore[assignment]
-        elif any(s is not None for s in stats):
-            log.warning("%s: per-example statistics do not reproduce the score; seed CIs only", recs[0].cell)
+            usable[cell] = found
+        elif found:
+            log.warning(
+                "%s: per-example statistics do not reproduce the score; seed CIs only", recs[0].job_key
+            )
     return usable
-
-
-def item_weights_block(n: int, rows: int, seed: int) -> np.ndarray:
-    """``rows × n`` multinomial resampling counts (``n`` uniform draws with replacement per row)."""
-    rng = np.random.default_rng(seed)
-    if n == 0:
-        return np.zeros((rows, 0))
-    draws = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
-    return np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
 
 
 def group_replicates(
@@ -283,12 +281,12 @@ def group_replicates(
     """``(W @ num) / (W @ den)`` for one alignment group (``n_items × columns`` sparse statistics):
     ``n_boot × columns``. ``W`` is drawn in blocks of replicates (bounded memory for large groups),
     each seeded from the group's identity, so the same store gives the same replicates."""
-    step = max(1, MAX_WEIGHT_CELLS // max(n_items, 1))
+    step = max(1, MAX_WEIGHT_FLOATS // max(n_items, 1))
     top = np.empty((n_boot, num.shape[1]))
     bottom = np.empty_like(top)
     for start in range(0, n_boot, step):
         rows = min(step, n_boot - start)
-        weights = item_weights_block(n_items, rows, stable_seed("items", *key, n_items, n_boot, start))
+        weights = example_weights(n_items, rows, stable_seed("items", *key, n_items, n_boot, start))
         top[start : start + rows] = np.asarray(num.T @ weights.T).T
         bottom[start : start + rows] = np.asarray(den.T @ weights.T).T
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -343,7 +341,7 @@ def paired_replicates(
 
 # ---- the engine ------------------------------------------------------------------------------------
 MAX_SLOT_CELLS = 4_000_000  # floats per block of (rows × seed slots × replicates) in the item layer
-Combine = Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]]
+Combine = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
 
 
 def _sum_rows(row: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:
@@ -371,7 +369,7 @@ def _broadcast_seeds(cs: CellSet) -> np.ndarray:
 def _seed_layer(cs: CellSet, parts: Mapping[str, Linear], combine: Combine) -> dict[str, np.ndarray]:
     """Per combined stat, its value per paired seed (``rows × K``, NaN where a cell lacks the seed)."""
     matrix = _broadcast_seeds(cs)
-    values = {}
+    values: dict[str, np.ndarray] = {}
     for name, part in parts.items():
         summed = _sum_rows(part.row, part.weight[:, None] * matrix[part.cell], part.n_rows)
         present = np.bincount(part.row, minlength=part.n_rows) > 0
@@ -416,7 +414,7 @@ def _item_layer(
         chosen = rows[start : start + step]
         local[:] = -1
         local[chosen] = np.arange(len(chosen))
-        summed = {}
+        summed: dict[str, np.ndarray] = {}
         for name, part in parts.items():
             keep = local[part.row] >= 0
             slots = _cell_slots(cs, part.cell[keep], matrix)
@@ -443,7 +441,8 @@ def _row_units(cs: CellSet, parts: Mapping[str, Linear], n_rows: int) -> tuple[n
     aligned = np.bincount(rows, (cs.has_examples & cs.aligned)[cells].astype(float), minlength=n_rows) > 0
     multi = np.bincount(rows, (cs.n_seeds[cells] >= 2).astype(float), minlength=n_rows) > 0
     unit = np.where(aligned, UNIT_ALIGNED, np.where(with_items, UNIT_EXAMPLES, UNIT_SEEDS)).astype(object)
-    return with_items, np.where(multi | with_items, unit, None)
+    unit[~(multi | with_items)] = None
+    return with_items, unit
 
 
 def _finite_mean(x: np.ndarray) -> np.ndarray:
@@ -480,7 +479,7 @@ def evaluate(
     part of a row (so a difference or a mean is never an average of half-widths)."""
     n_rows = next(iter(parts.values())).n_rows
     point = cs.frame["score"].to_numpy(dtype=np.float64)
-    point_parts = {}
+    point_parts: dict[str, np.ndarray] = {}
     for name, part in parts.items():
         value = np.bincount(part.row, part.weight * point[part.cell], minlength=n_rows)
         present = np.bincount(part.row, minlength=n_rows) > 0
@@ -551,7 +550,10 @@ def frame_identity(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[int, st
     return (len(frame), hashlib.sha1(hashed.tobytes()).hexdigest())
 
 
-class DerivedRegistry:
+Derived = TypeVar("Derived")
+
+
+class DerivedRegistry(Generic[Derived]):
     """Summaries computed alongside a table (they need its replicates), found again from the table's
     contents: a frame that still holds exactly those rows and values gets them; any other frame
     (filtered, edited, built elsewhere) does not. Kept outside ``DataFrame.attrs``, which pandas
@@ -559,13 +561,13 @@ class DerivedRegistry:
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
-        self._items: dict[tuple, object] = {}
+        self._items: dict[tuple, Derived] = {}
 
-    def put(self, identity: tuple, value: object) -> None:
+    def put(self, identity: tuple, value: Derived) -> None:
         self._items.pop(identity, None)
         self._items[identity] = value
         while len(self._items) > self.size:
             self._items.pop(next(iter(self._items)))
 
-    def get(self, identity: tuple) -> object | None:
+    def get(self, identity: tuple) -> Derived | None:
         return self._items.get(identity)

@@ -35,7 +35,7 @@ from harness.scoring.stats_tables import checkpoint_table, score_table
 DERIVED_VERSION = 1
 
 
-def _cell(value: Any) -> Any:
+def _json_value(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         return None if not math.isfinite(float(value)) else float(value)
     if isinstance(value, np.integer):
@@ -49,7 +49,7 @@ def _cell(value: Any) -> Any:
 
 def frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows: NaN → None, numpy scalars → Python."""
-    return [{k: _cell(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{k: _json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _csv(frame: pd.DataFrame) -> str:

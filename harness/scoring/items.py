@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
-ItemRule = Literal["by_id", "by_index", "independent"]
 ITEM_RULES: tuple[str, ...] = ("by_id", "by_index", "independent")
 
 UNIT_ALIGNED = "items across languages"

@@ -54,7 +54,7 @@ SUMMARY_COLUMNS = [
     "n_languages",
     "n_domains",
 ]
-SUMMARIES = DerivedRegistry()
+SUMMARIES: DerivedRegistry[pd.DataFrame] = DerivedRegistry()
 ROW_KEYS = ["checkpoint", "task", "language", "shifted_split"]
 
 

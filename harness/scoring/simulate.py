@@ -17,6 +17,7 @@ population difference of expected accuracies) is computed by Gauss–Hermite qua
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,7 +99,10 @@ def simulate(design: Design, seed: int) -> CellSet:
         splits.append(("shifted", False, design.shift, design.shift_effect))
     ids = tuple(f"i{k}" for k in range(design.items))
     den = np.ones(design.items)
-    rows, seeds, scores, stats = [], [], [], {}
+    rows: list[dict[str, Any]] = []
+    seeds: list[list[int]] = []
+    scores: list[list[float]] = []
+    stats: dict[int, list[ExampleStats]] = {}
     seed_numbers = list(range(1, design.seeds + 1))
     for split, in_domain, offset, extra in splits:
         outcome = _outcomes(design, rng, offset, extra)

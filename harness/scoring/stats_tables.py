@@ -59,7 +59,8 @@ def grid_group(records: Sequence[Record], folders: Sequence[Path] | None = None)
     folders = tuple(task_folders() if folders is None else folders)
     group_of_grid, groups = _catalogue_groups(folders, _stamp(folders))
     named = {group_of_grid.get(name) for name in names}
-    return groups.get(named.pop()) if len(named) == 1 and None not in named else None  # type: ignore[arg-type]
+    only = named.pop() if len(named) == 1 else None
+    return groups.get(only) if only is not None else None
 
 
 def _stamp(folders: Sequence[Path]) -> tuple[tuple[str, int], ...]:
@@ -75,13 +76,11 @@ def _catalogue_groups(
 ) -> tuple[dict[str, str | None], dict[str, GroupSpec]]:
     """(the group each grid names, or None; the groups by name) of the catalogue in ``folders``."""
     from harness.catalogue.loader import Catalogue
-    from harness.catalogue.schema import GridSpec
 
     catalogue = Catalogue.load(list(folders))
-    grids = {name: loaded.spec for name, loaded in catalogue.grids.items()}
-    group_of_grid = {name: spec.group for name, spec in grids.items() if isinstance(spec, GridSpec)}
-    groups = {name: loaded.spec for name, loaded in catalogue.groups.items()}
-    return group_of_grid, groups  # type: ignore[return-value]
+    group_of_grid = {name: loaded.as_grid().group for name, loaded in catalogue.grids.items()}
+    groups = {name: loaded.as_group() for name, loaded in catalogue.groups.items()}
+    return group_of_grid, groups
 
 
 def cells_of(store: ResultsStore | None, records: Sequence[Record], n_boot: int) -> CellSet:
@@ -192,7 +191,7 @@ def checkpoint_table(
     if ident.empty:
         return pd.DataFrame(columns=CHECKPOINT_COLUMNS)
     chosen = grid_group(records) if group == "grid" else group
-    group_ident, group_linear = group_rows(ident, linear, chosen)  # type: ignore[arg-type]
+    group_ident, group_linear = group_rows(ident, linear, chosen)
     tables = []
     for rows, part in ((ident, linear), (group_ident, group_linear)):
         if rows.empty:

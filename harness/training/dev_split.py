@@ -10,7 +10,7 @@ In order of preference:
    translation-matched pair;
 3. none: the learning status is ``unknown``.
 
-Dev items never change what a cell trains on, so they are not part of any cell's key.
+Dev items never change what a job trains on, so they are not part of any job's key.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ layers only.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from harness.catalogue.schema import Hyperparameters
@@ -30,7 +32,8 @@ def encoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
 
 def apply_freezing(model: torch.nn.Module, hp: Hyperparameters) -> None:
     if hp.freeze_embeddings or hp.freeze_layers:
-        model.get_input_embeddings().weight.requires_grad_(False)
+        hf: Any = model  # a transformers model: get_input_embeddings is not nn.Module's
+        hf.get_input_embeddings().weight.requires_grad_(False)
     if not hp.freeze_layers:
         return
     layers = encoder_layers(model)

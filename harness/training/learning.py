@@ -1,6 +1,6 @@
 """Did a training run learn? The loss curve, dev scores with a CI, the trivial baseline beside them.
 
-A training cell records (in its checkpoint's ``training.json``): the loss per logging step, the dev
+A training job records (in its checkpoint's ``training.json``): the loss per logging step, the dev
 score of every epoch with its 95 % bootstrap CI over dev examples, the kind's trivial baseline on the
 same dev examples, and which epoch was kept and why. From the kept epoch's dev score it derives the
 ``learning`` status that every evaluation record carries for its intermediate phase:

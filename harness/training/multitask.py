@@ -9,7 +9,7 @@ through one NLI head). Each step draws a task with probability
 - ``uniform``: 1 / T,
 - ``temperature``: n_t^(1/τ) / Σ n^(1/τ)  (τ = ``temperature``; τ = 1 is proportional),
 
-from a generator seeded with the cell's seed, then that task's next batch (its own batch size; a task
+from a generator seeded with the job's seed, then that task's next batch (its own batch size; a task
 whose batches run out starts a new shuffled epoch). The number of steps is the same under every rule:
 ``max_steps`` when set, else ``epochs × Σ_t ceil(n_t / batch_t)``. The optimiser is AdamW with linear
 warm-up and decay and gradient clipping at 1.0, as ``transformers.Trainer`` does for single tasks.
@@ -145,9 +145,11 @@ def share_body(models: dict[str, torch.nn.Module]) -> torch.nn.Module:
     """Make every head model use one encoder body (the largest one: a body with a pooler serves heads
     that need it and those that ignore it). Output embeddings (an LM head) are re-tied to the shared
     input embeddings. Returns the shared body."""
-    bodies = {head: model.base_model for head, model in models.items()}
+    # transformers models: base_model, base_model_prefix and the embedding getters are not nn.Module's
+    heads: dict[str, Any] = dict(models)
+    bodies: dict[str, Any] = {head: model.base_model for head, model in heads.items()}
     shared = max(bodies.values(), key=lambda b: sum(p.numel() for p in b.parameters()))
-    for model in models.values():
+    for model in heads.values():
         setattr(model, model.base_model_prefix, shared)
         output = model.get_output_embeddings()
         if output is not None:
@@ -165,7 +167,8 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[li
 
 def _parameter_groups(models: dict[str, torch.nn.Module], weight_decay: float) -> list[dict[str, Any]]:
     seen: set[int] = set()
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for model in models.values():
         for name, param in model.named_parameters():
             if not param.requires_grad or id(param) in seen:

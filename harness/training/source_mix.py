@@ -4,7 +4,7 @@ item in one of the mix's languages.
 In the id-hash order that ``size`` selects by (``select_by_size``), the r-th item takes language
 ``languages[r % k]``, so a mix of k languages holds every selected item exactly once and about 1/k of them
 in each language; the same rule splits the dev items, so the dev score is read on a mix as well. The rule
-is keyed into the cell (``MIX_RULE``): changing it retrains.
+is keyed into the job (``MIX_RULE``): changing it retrains.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def test_a_lock_entry_deleted_by_hand_is_reported_by_verify(
 
 def _record(**changes: object) -> dict:
     record = {
-        "cell": "c" * 16,
+        "job_key": "c" * 16,
         "grid": "tiny",
         "checkpoint": {
             "name": "m+none",
@@ -90,7 +90,7 @@ def _record(**changes: object) -> dict:
     ("doc", "field"),
     [
         ([1, 2], "(top level): not a valid result record"),
-        ({"cell": "x"}, ": not a valid result record: Field required"),
+        ({"job_key": "x"}, ": not a valid result record: Field required"),
         (_record(seed="one"), "seed: not a valid result record"),
         (_record(checkpoint={"name": "m"}), "checkpoint.key: not a valid result record"),
         (
@@ -141,7 +141,7 @@ def test_hostile_names_are_refused_before_anything_is_written(
     assert "cannot be used as a name" in outcome.errors[0]
 
 
-def test_only_matching_no_cell_runs_nothing_and_names_the_closest(workspace: Path, refused: Callable) -> None:
+def test_only_matching_no_job_runs_nothing_and_names_the_closest(workspace: Path, refused: Callable) -> None:
     outcome = refused(
         "run",
         "tasks/grids/tiny.yaml",

@@ -63,7 +63,7 @@ def _record(name: str, task: str, split: str, language: str, seed: int, score: f
     in_domain = split == "test"
     kind = "classification" if task == "xnli" else "retrieval"
     return Record(
-        cell=hashlib.sha256(f"{name}/{task}/{split}/{language}/{seed}".encode()).hexdigest(),
+        job_key=hashlib.sha256(f"{name}/{task}/{split}/{language}/{seed}".encode()).hexdigest(),
         grid="site-test",
         checkpoint=_checkpoint(name, seed, task),
         seed=seed,
@@ -109,13 +109,13 @@ def build_site_store(
             for task, splits in (("xnli", ("test", "unseen")), ("tatoeba_demo", ("test",))):
                 for split in splits:
                     for language in LANGUAGES:
-                        # seeded from the cell so every checkpoint gets the same example ids, different draws
+                        # seeded per record so every checkpoint gets the same example ids, different draws
                         rng = random.Random(f"{name}/{task}/{split}/{language}/{seed}")
                         level = by_split[split] - (0.05 if language != "en" else 0.0)
                         rows = _rows(rng, level, N_EXAMPLES, task)
                         score = sum(r["correct"] for r in rows) / len(rows)
                         rec = _record(name, task, split, language, seed, score, len(rows))
-                        path = store.record_path(name, task, split, language, rec.cell)
+                        path = store.record_path(name, task, split, language, rec.job_key)
                         rel = path.with_suffix(".predictions.jsonl").relative_to(root).as_posix()
                         store.write(rec.model_copy(update={"predictions": rel}), rows, path)
     store.write_unavailable(UNAVAILABLE)

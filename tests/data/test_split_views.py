@@ -319,7 +319,7 @@ def test_views_change_the_data_fingerprint_and_plain_splits_keep_theirs(tmp_path
         ],
     )
     plain, news, news2 = (data_identity(task, "test", "de", tmp_path, view=s) for s in task.splits)
-    assert plain == data_identity(task, "test", "de", tmp_path)  # existing cells keep their keys
+    assert plain == data_identity(task, "test", "de", tmp_path)  # existing jobs keep their keys
     assert len({plain, news, news2}) == 3
     assert rows_of(task, task.splits[1], tmp_path).fingerprint == news
 
@@ -434,7 +434,7 @@ def test_schema_errors_for_bad_views_carry_lines(tmp_path: Path) -> None:
     assert "exactly one of 'values' or 'pattern'" in err.value.render()
 
 
-# ---- plan and run: shifted splits are cells, absent ones are listed, never scored ------------------
+# ---- plan and run: shifted splits are jobs, absent ones are listed, never scored ------------------
 
 
 def write_retrieval_grid(root: Path, model_dir: Path) -> Path:
@@ -494,7 +494,7 @@ def test_grid_scores_shifted_splits_and_lists_the_absent_one(tmp_path: Path, tin
     lock = Lock.load(tmp_path / "checkpoints.lock")
     pin_base_models(grid, lock)
     plan = expand(grid, path, catalogue, lock)
-    labels = sorted(c.label.split(" ")[1] for c in plan.cells if c.phase == "evaluate")
+    labels = sorted(c.label.split(" ")[1] for c in plan.jobs if c.phase == "evaluate")
     assert labels == [
         f"evaluate:ret/{s}/{lang}" for s in ("first-half", "flores", "test") for lang in ("de", "fr")
     ]

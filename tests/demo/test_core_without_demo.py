@@ -127,9 +127,9 @@ def test_tasks_list_and_a_hub_only_plan_work_without_the_demo_packages(tmp_path:
     planned = _run_without_demo(_cli(args), tmp_path, tmp_path)
     assert planned.returncode == 0, planned.stderr
     plan = json.loads(planned.stdout)
-    cells = {cell["label"]: cell for cell in plan["cells"]}
-    assert cells["xlmr-large+none/seed0 evaluate:tatoeba/test/de"]["would_run"]
-    assert not [label for label in cells if "/django-ui/" in label]
+    jobs = {job["label"]: job for job in plan["jobs"]}
+    assert jobs["xlmr-large+none/seed0 evaluate:tatoeba/test/de"]["would_run"]
+    assert not [label for label in jobs if "/django-ui/" in label]
     django_ui = [row for row in plan["unavailable"] if row["split"] == "django-ui"]
     assert {row["language"] for row in django_ui} >= {"de", "fr", "ja"}
     assert {row["reason"] for row in django_ui} == {

@@ -24,7 +24,6 @@ from harness.kinds.mining import (
     mine,
     mine_rows,
     mining_params,
-    mining_settings,
     unify,
     unit_rows,
 )
@@ -219,9 +218,7 @@ def test_mine_rows_threshold_on_dev_and_perfect_f1() -> None:
     )
     scores = KIND.score(predictions, _task())
     assert scores == {"f1": 1.0, "precision": 1.0, "recall": 1.0}
-    settings_ = mining_settings(_task(chunk=16), predictions)
-    assert settings_["threshold"] == predictions[0].extra["threshold"] and settings_["threshold_f1"] == 1.0
-    assert settings_["layer"] == -1 and settings_["pooling"] == "mean" and settings_["k"] == 4
+    assert predictions[0].extra["threshold_f1"] == 1.0
 
 
 def test_predictions_layout_and_score_equal_official() -> None:

@@ -144,7 +144,7 @@ def test_a_kind_defined_in_a_test_plans_runs_scores_and_renders(
 
     results = tmp_path / "results"
     records = ResultsStore(results).records()
-    assert sorted(r.language for r in records) == ["de", "en"]  # nothing to train: one cell per language
+    assert sorted(r.language for r in records) == ["de", "en"]  # nothing to train: one job per language
     for record in records:
         stats = record_stats(results, record)
         assert stats is not None and stats.n == record.n_examples == 40

@@ -12,7 +12,8 @@ from rich.console import Console
 
 from harness.report.pages.learning import loss_curve_svg, status_badge
 from harness.report.site import render_site
-from harness.report.summary import learning_table, print_summary
+from harness.report.summary import learning_spec, print_summary
+from harness.report.table_formats import fitted
 from harness.results.store import ResultsStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
@@ -63,8 +64,10 @@ def test_a_condition_that_did_not_learn_is_badged_red(trained_site: tuple) -> No
 def test_summary_table_fits_80_columns_and_says_did_not_learn(trained_site: tuple) -> None:
     store, _ = trained_site
     records = store.records()
-    table = learning_table(records)
-    assert table is not None and table.row_count == 3  # kw-en, kw-de, noise-en; none is not trained
+    spec = learning_spec(records)
+    assert spec is not None
+    table = fitted(spec, 10_000, Console(width=10_000))[0]  # as wide as it needs; rich fits it to 80 below
+    assert table.row_count == 3  # kw-en, kw-de, noise-en; none is not trained
     out = io.StringIO()
     Console(file=out, width=80, color_system=None).print(table)
     lines = out.getvalue().splitlines()

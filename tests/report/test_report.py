@@ -58,7 +58,7 @@ def make_record(
     source_lang = "de" if checkpoint.endswith("-de") else "en"
     baseline_name, baseline = BASELINES.get(task, ("majority label", 0.30))
     return Record(
-        cell=hashlib.sha256(f"{checkpoint}/{task}/{split}/{language}/{seed}".encode()).hexdigest(),
+        job_key=hashlib.sha256(f"{checkpoint}/{task}/{split}/{language}/{seed}".encode()).hexdigest(),
         grid="default",
         checkpoint=CheckpointInfo(
             name=checkpoint,
@@ -358,7 +358,9 @@ def test_site_marks_incomplete_rows_and_is_well_formed(records: list[Record], tm
 def test_site_from_a_results_store(records: list[Record], tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "results")
     for rec in records:
-        path = store.record_path(rec.checkpoint.name, rec.task.name, rec.split.name, rec.language, rec.cell)
+        path = store.record_path(
+            rec.checkpoint.name, rec.task.name, rec.split.name, rec.language, rec.job_key
+        )
         store.write(rec, [{"id": 0}], path)
     loaded = store.records()
     assert len(loaded) == len(records)

@@ -36,7 +36,7 @@ def runner_record(
 ) -> Record:
     """A record as harness.runner.execute writes it: the lineage is the evaluated checkpoint's (base →
     intermediate → target); a retrieval target is not fine-tuned, so it is scored from the base model
-    (seed 0, the plan's evaluate cell for an untrained checkpoint) or from the intermediate checkpoint
+    (seed 0, the plan's evaluate job for an untrained checkpoint) or from the intermediate checkpoint
     (its seed)."""
     lineage = [LineageStep(phase="base", key=f"base-{MODEL}", name=MODEL, source="embedded:me5-small")]
     if intermediate:
@@ -50,7 +50,7 @@ def runner_record(
             LineageStep(phase="target", key=f"tgt-{condition}-{task}-{seed}", name=task, task=task, seed=seed)
         )
     return Record(
-        cell=f"{condition}-{task}-{split}-{language}-{seed}",
+        job_key=f"{condition}-{task}-{split}-{language}-{seed}",
         grid="default",
         checkpoint=CheckpointInfo(
             name=f"{MODEL}+{condition}",

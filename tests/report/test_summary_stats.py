@@ -145,10 +145,11 @@ def test_unavailable_splits_are_listed_not_scored(store: ResultsStore) -> None:
 
 def test_summary_ranks_are_the_paired_test_ranks_not_positions(store: ResultsStore) -> None:
     """mmlu-en and mmlu-de score 0.80 on different draws (not separable); none scores 0.70."""
-    from harness.report.summary import leaderboard_table
+    from harness.report.summary import leaderboard_spec
+    from harness.report.table_formats import fitted
 
     console = Console(record=True, width=220)
-    console.print(leaderboard_table(store.records(), store))
+    console.print(fitted(leaderboard_spec(store.records(), store), 220, console)[0])
     rows = [line.split("│") for line in console.export_text().splitlines() if "+" in line and "│" in line]
     ranks = {cells[2].strip(): cells[1].strip() for cells in rows}
     assert ranks["m+none"] == "3"

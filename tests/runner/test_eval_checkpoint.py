@@ -1,4 +1,4 @@
-"""`harness eval`: an outside checkpoint is pinned with its lineage and runs exactly its own cells."""
+"""`harness eval`: an outside checkpoint is pinned with its lineage and runs exactly its own jobs."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def grid_done(tiny_tasks: Path, tmp_path: Path) -> Path:
     return results
 
 
-def test_eval_runs_exactly_its_own_cells(
+def test_eval_runs_exactly_its_own_jobs(
     tiny_tasks: Path, tiny_model: Path, tmp_path: Path, grid_done: Path
 ) -> None:
     results = grid_done
@@ -66,9 +66,9 @@ def test_eval_runs_exactly_its_own_cells(
         source_lang="de",
         source_type="translated",
     )
-    # its own cells: 1 target fine-tuning (tiny_cls) + tiny_cls test in en, de + tiny_ret test in de, fr
+    # its own jobs: 1 target fine-tuning (tiny_cls) + tiny_cls test in en, de + tiny_ret test in de, fr
     assert len(run.report.ran) == 5 and run.report.skipped == []
-    assert sorted(c.phase for c in run.plan.cells) == ["evaluate"] * 4 + ["target"]
+    assert sorted(c.phase for c in run.plan.jobs) == ["evaluate"] * 4 + ["target"]
     assert all(label.startswith("ext-mc+tiny_mc-de/") for label in run.report.ran)
 
     entry = Lock.load(lock_path).entries["ext-mc"]

@@ -1,4 +1,4 @@
-"""The research grids plan on this machine (offline): `harness plan --json` gives the expected cells."""
+"""The research grids plan on this machine (offline): `harness plan --json` gives the expected jobs."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def available_pairs(data: dict, targets: list[str]) -> int:
     ("grid", "conditions", "trained_conditions", "seeds"),
     [("paper.yaml", 11, 10, 1), ("source-languages.yaml", 29, 28, 3)],
 )
-def test_grid_cell_counts(
+def test_grid_job_counts(
     grid: str, conditions: int, trained_conditions: int, seeds: int, tmp_path: Path
 ) -> None:
     data = plan_json(grid, tmp_path)
@@ -59,7 +59,7 @@ def test_grid_cell_counts(
     # checkpoint, plus once for the base model (the 'none' condition, the same for every seed)
     trained_pairs = available_pairs(data, TARGETS[:TRAINED])
     untrained_pairs = available_pairs(data, TARGETS[TRAINED:])
-    assert trained_pairs > 0 and len(data["unavailable"]) > 0  # offline: hub-only splits are not cells
+    assert trained_pairs > 0 and len(data["unavailable"]) > 0  # offline: hub-only splits are not jobs
     expected = trained_pairs * conditions * seeds + untrained_pairs * (trained_conditions * seeds + 1)
     assert data["counts"]["evaluate"] == expected
     assert (
@@ -76,21 +76,21 @@ def test_grid_cell_counts(
 
 def test_local_only_data_is_planned_as_not_available(tmp_path: Path) -> None:
     data = plan_json("paper.yaml", tmp_path)
-    status = {c["label"].split()[0]: c["status"] for c in data["cells"] if c["phase"] == "intermediate"}
+    status = {c["label"].split()[0]: c["status"] for c in data["jobs"] if c["phase"] == "intermediate"}
     assert status["xlmr-large+ccg/seed1"] == "not available"  # CCGbank is LDC-licensed, local-only
     assert status["xlmr-large+multitask/seed1"] == "not available"  # it includes ccg
     assert status["xlmr-large+mnli/seed1"] == "would run"  # hub-only: planned from its hub identity
-    blocked = [c for c in data["cells"] if c["status"] == "not available"]
+    blocked = [c for c in data["jobs"] if c["status"] == "not available"]
     assert all("ccg" in c["blocked"] for c in blocked)
 
 
-def test_default_grid_freezes_layers_in_every_training_cell_and_keys_follow(tmp_path: Path) -> None:
+def test_default_grid_freezes_layers_in_every_training_job_and_keys_follow(tmp_path: Path) -> None:
     catalogue = Catalogue.load(REPO_ROOT / "tasks")
     path = REPO_ROOT / "tasks" / "grids" / "default.yaml"
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     lock = Lock.load(REPO_ROOT / "checkpoints.lock")
     frozen = expand(GridSpec.model_validate(raw), path, catalogue, lock)
-    trained = [c for c in frozen.cells if c.phase in ("intermediate", "target")]
+    trained = [c for c in frozen.jobs if c.phase in ("intermediate", "target")]
     assert len(trained) == 3 * (2 + 3 * 2)  # 3 seeds × (SIB-200 in en and de; UD-POS, XQuAD per condition)
     intermediate = [c for c in trained if c.phase == "intermediate"]
     assert {c.task for c in intermediate} == {"sib200_topic"}
@@ -99,4 +99,4 @@ def test_default_grid_freezes_layers_in_every_training_cell_and_keys_follow(tmp_
     assert all(c.inputs["hp"]["cache_frozen_layers"] for c in trained)
     raw["models"][0]["freeze_layers"] = 0
     unfrozen = expand(GridSpec.model_validate(raw), path, catalogue, lock)
-    assert {c.key for c in trained}.isdisjoint(c.key for c in unfrozen.cells)
+    assert {c.key for c in trained}.isdisjoint(c.key for c in unfrozen.jobs)

@@ -74,7 +74,7 @@ def _this_machine_emulates_bf16() -> bool:
 
 
 @pytest.mark.skipif(not _this_machine_emulates_bf16(), reason="this machine runs bf16 natively")
-def test_plan_and_run_refuse_bf16_here_before_any_cell(tiny_tasks: Path, tmp_path: Path) -> None:
+def test_plan_and_run_refuse_bf16_here_before_any_job(tiny_tasks: Path, tmp_path: Path) -> None:
     grid_file = tiny_tasks / "grids" / "tiny.yaml"
     grid_file.write_text(grid_file.read_text() + "precision: bf16\n", encoding="utf-8")
     results = tmp_path / "results"

@@ -1,4 +1,4 @@
-"""The grid's one progress display: in a log, one plain line per finished cell and no library bars."""
+"""The grid's one progress display: in a log, one plain line per finished job and no library bars."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 from test_tiny_grid import make_runner
 
-from harness.runner.progress import CellProgress, clock_text
+from harness.runner.progress import JobProgress, clock_text
 
 LINE = re.compile(r"^\[(\d+)/(\d+)\] (\d+h)?(\d+m)?\d+s (\S.*) \(\d+\.\d s\)$")
 
@@ -27,10 +27,10 @@ def test_clock_text(seconds: float, shown: str) -> None:
     assert clock_text(seconds) == shown
 
 
-def test_a_log_gets_one_line_per_finished_cell_with_its_time() -> None:
+def test_a_log_gets_one_line_per_finished_job_with_its_time() -> None:
     now = [100.0]
     console, out = log_console()
-    with CellProgress(console, clock=lambda: now[0]) as progress:
+    with JobProgress(console, clock=lambda: now[0]) as progress:
         progress.start(2)
         progress.started("m+a/seed1 target:t")
         now[0] += 14.25
@@ -38,18 +38,18 @@ def test_a_log_gets_one_line_per_finished_cell_with_its_time() -> None:
         progress.started("m+a/seed1 evaluate:t/test/de")
         now[0] += 180
         progress.finished("m+a/seed1 evaluate:t/test/de")
-    # a label longer than the console is not wrapped: one line per cell, whatever the width
+    # a label longer than the console is not wrapped: one line per job, whatever the width
     assert out.getvalue().splitlines() == [
         "[1/2] 14s m+a/seed1 target:t (14.2 s)",
         "[2/2] 3m14s m+a/seed1 evaluate:t/test/de (180.0 s)",
     ]
 
 
-def test_a_non_tty_run_of_the_tiny_grid_logs_each_cell_once(
+def test_a_non_tty_run_of_the_tiny_grid_logs_each_job_once(
     tiny_tasks: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     console, out = log_console()
-    with CellProgress(console) as progress:
+    with JobProgress(console) as progress:
         report = make_runner(tiny_tasks, tmp_path / "results", progress=progress).run()
     lines = out.getvalue().splitlines()
     assert len(lines) == len(report.ran) == 17

@@ -43,10 +43,10 @@ def test_a_mix_trains_the_same_items_split_across_its_languages(
 ) -> None:
     results = tmp_path / "results"
     runner = _runner(tiny_tasks, tiny_model, results)
-    cells = {c.condition: c for c in runner.plan.by_phase("intermediate")}
-    assert cells["mc-en"].key != cells["mc-mix"].key
+    jobs = {c.condition: c for c in runner.plan.by_phase("intermediate")}
+    assert jobs["mc-en"].key != jobs["mc-mix"].key
     runner.run()
-    training = json.loads((results / "checkpoints" / cells["mc-mix"].key / "training.json").read_text())
+    training = json.loads((results / "checkpoints" / jobs["mc-mix"].key / "training.json").read_text())
     assert training["n_train_examples"] == 16
     assert "(8 items)" in training["train_data"]["origin"]  # 8 of the 16 items in each language
     assert training["dev"]["n"] == 8 and training["dev"]["origin"].startswith("multilingual mix")
@@ -65,4 +65,4 @@ def test_a_mix_whose_languages_hold_different_items_is_refused(
     german.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # one item fewer in German
     runner = _runner(tiny_tasks, tiny_model, tmp_path / "results")
     with pytest.raises(HarnessError, match="same items in every language"):
-        runner.train_cell(next(c for c in runner.plan.by_phase("intermediate") if c.condition == "mc-mix"))
+        runner.train_job(next(c for c in runner.plan.by_phase("intermediate") if c.condition == "mc-mix"))

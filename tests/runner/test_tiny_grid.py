@@ -37,13 +37,13 @@ def scores_of(results: Path) -> dict[tuple, float]:
 
 def test_plan_shares_intermediate_checkpoints(tiny_tasks: Path, tmp_path: Path) -> None:
     plan = make_runner(tiny_tasks, tmp_path / "results").plan
-    phases = [c.phase for c in plan.cells]
+    phases = [c.phase for c in plan.jobs]
     # 2 intermediate conditions; 3 conditions × 1 trained target; cls: 3×2 langs, ret: 3×2 langs
     assert phases.count("intermediate") == 2
     assert phases.count("target") == 3
     assert phases.count("evaluate") == 12
-    targets = [c for c in plan.cells if c.phase == "target"]
-    intermediates = {c.key for c in plan.cells if c.phase == "intermediate"}
+    targets = [c for c in plan.jobs if c.phase == "target"]
+    intermediates = {c.key for c in plan.jobs if c.phase == "intermediate"}
     assert {t.parent for t in targets} - {plan.base_keys["tiny-bert"]} == intermediates
 
 
@@ -79,7 +79,7 @@ def test_tiny_grid_end_to_end(tiny_tasks: Path, tmp_path: Path) -> None:
     assert again.features.built == 0  # nothing tokenised on a re-run
 
 
-def test_only_and_force_rerun_just_the_selected_cells(tiny_tasks: Path, tmp_path: Path) -> None:
+def test_only_and_force_rerun_just_the_selected_jobs(tiny_tasks: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     make_runner(tiny_tasks, results).run()
     rerun = make_runner(tiny_tasks, results, only="none/seed0 evaluate:tiny_ret/test/de", force=True).run()
@@ -127,13 +127,13 @@ def test_resume_after_sigkill(clean_run: tuple[Path, Path], tmp_path: Path, kill
 
     results = tmp_path / "killed" / "results"
     results.parent.mkdir()
-    # the same tasks folder as the clean run: its data paths, hence its cell keys, are identical
-    killed = _run_cli(tiny_tasks, results, {"HARNESS_TEST_KILL_AFTER_CELLS": str(kill_after)})
+    # the same tasks folder as the clean run: its data paths, hence its job keys, are identical
+    killed = _run_cli(tiny_tasks, results, {"HARNESS_TEST_KILL_AFTER_JOBS": str(kill_after)})
     assert killed.returncode == -signal.SIGKILL
     resumed = _run_cli(tiny_tasks, results, {})
     assert resumed.returncode == 0, resumed.stderr
-    ran = int(resumed.stdout.split(" cells ran")[0].rsplit(" ", 1)[-1])
-    assert ran == 17 - kill_after  # every cell exactly once across the two runs
+    ran = int(resumed.stdout.split(" jobs ran")[0].rsplit(" ", 1)[-1])
+    assert ran == 17 - kill_after  # every job exactly once across the two runs
     assert scores_of(results) == scores_of(clean)
     leftovers = [
         p

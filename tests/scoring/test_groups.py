@@ -179,14 +179,14 @@ def test_subgroups_list_tasks_of_the_group(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("grid_name", ["default", "cpu-study"])
-def test_the_group_line_is_not_a_cell_input(grid_name: str) -> None:
-    """Naming a group changes no cell key: the plan is the same with it, without it and with another."""
+def test_the_group_line_is_not_a_job_input(grid_name: str) -> None:
+    """Naming a group changes no job key: the plan is the same with it, without it and with another."""
     catalogue = Catalogue.load()
     grid, path = catalogue.grid(str(REPO_ROOT / "tasks" / "grids" / f"{grid_name}.yaml"))
     assert grid.group is not None
     lock = Lock.load(REPO_ROOT / "checkpoints.lock")
     keys = [
-        [(c.key, c.label) for c in expand(grid.model_copy(update={"group": g}), path, catalogue, lock).cells]
+        [(c.key, c.label) for c in expand(grid.model_copy(update={"group": g}), path, catalogue, lock).jobs]
         for g in (grid.group, None, "xtreme")
     ]
     assert keys[0] == keys[1] == keys[2] and len(keys[0]) > 100

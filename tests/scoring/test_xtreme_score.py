@@ -497,16 +497,16 @@ def store_record(
     split: str = "test",
     in_domain: bool = True,
 ) -> Record:
-    cell = hashlib.sha256(f"{checkpoint}/{seed}/{task}/{split}/{lang}".encode()).hexdigest()
-    path = store.record_path(checkpoint, task, split, lang, cell)
+    job_key = hashlib.sha256(f"{checkpoint}/{seed}/{task}/{split}/{lang}".encode()).hexdigest()
+    path = store.record_path(checkpoint, task, split, lang, job_key)
     accuracy = sum(r["correct"] for r in rows) / len(rows)
     record = Record.model_validate(
         {
-            "cell": cell,
+            "job_key": job_key,
             "grid": "tests",
             "checkpoint": {
                 "name": checkpoint,
-                "key": cell[:16],
+                "key": job_key[:16],
                 "model": "xlmr",
                 "model_source": "hub:xlm-roberta-base",
                 "condition": checkpoint.split("+")[-1],

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from harness.catalogue.loader import Catalogue
-from harness.models.lockfile import Lock
+from harness.models.lockfile import JOB_FILE, Lock
 from harness.results.store import ResultsStore
 from harness.runner.execute import GridRunner, pin_base_models
 from harness.runner.plan import expand
@@ -101,7 +101,7 @@ def write_learning_tasks(tiny_tasks: Path, tiny_model: Path) -> Path:
 def trainings(results: Path) -> dict[str, dict]:
     out = {}
     for folder in (results / "checkpoints").iterdir():
-        if (folder / "cell.json").is_file():
-            cell = json.loads((folder / "cell.json").read_text(encoding="utf-8"))
-            out[cell["label"]] = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+        if (folder / JOB_FILE).is_file():
+            job = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
+            out[job["label"]] = json.loads((folder / "training.json").read_text(encoding="utf-8"))
     return out

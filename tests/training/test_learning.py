@@ -34,10 +34,10 @@ def learn_tasks(tiny_tasks: Path, tiny_model: Path) -> Path:
     return write_learning_tasks(tiny_tasks, tiny_model)
 
 
-def test_intermediate_cells_record_curve_dev_and_status(learn_tasks: Path, tmp_path: Path) -> None:
+def test_intermediate_jobs_record_curve_dev_and_status(learn_tasks: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     runner = _runner(learn_tasks, results, "learn")
-    keys_before = [c.key for c in runner.plan.cells]
+    keys_before = [c.key for c in runner.plan.jobs]
     runner.run()
     trainings = _trainings(results)
     by_condition = {label.split("+")[1].split("/")[0]: t for label, t in trainings.items()}
@@ -67,14 +67,14 @@ def test_intermediate_cells_record_curve_dev_and_status(learn_tasks: Path, tmp_p
     assert statuses["none"]["status"] == "not-trained"
     assert statuses["kw-en"] == keyword["learning"]
     assert statuses["noise-en"]["status"] == "did-not-learn"
-    # what training.json holds is output, not input: the cells' keys did not move
-    assert [c.key for c in _runner(learn_tasks, results, "learn").plan.cells] == keys_before
+    # what training.json holds is output, not input: the jobs' keys did not move
+    assert [c.key for c in _runner(learn_tasks, results, "learn").plan.jobs] == keys_before
 
 
-def test_target_cells_record_curve_and_chosen_epoch(tiny_tasks: Path, tmp_path: Path) -> None:
+def test_target_jobs_record_curve_and_chosen_epoch(tiny_tasks: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     runner = _runner(tiny_tasks, results, "tiny")
-    runner.plan.cells = [c for c in runner.plan.cells if c.condition == "none"]
+    runner.plan.jobs = [c for c in runner.plan.jobs if c.condition == "none"]
     runner.run()
     (target,) = [t for label, t in _trainings(results).items() if "target:" in label]
     training = target["training"]
@@ -161,10 +161,10 @@ def test_held_out_items_are_never_trained_on_and_shared_across_languages(n: int,
     assert held["en"] == held["de"]
 
 
-def test_a_dev_split_changes_no_cell_key(learn_tasks: Path, tmp_path: Path) -> None:
+def test_a_dev_split_changes_no_job_key(learn_tasks: Path, tmp_path: Path) -> None:
     """Dev items are scored, never trained on: declaring them moves no cache key."""
-    keys = _runner(learn_tasks, tmp_path / "a", "learn").plan.cells
+    keys = _runner(learn_tasks, tmp_path / "a", "learn").plan.jobs
     path = learn_tasks / "intermediate" / "keyword.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("dev: {split: dev}", ""), encoding="utf-8")
     assert "dev:" not in path.read_text(encoding="utf-8")
-    assert [c.key for c in _runner(learn_tasks, tmp_path / "b", "learn").plan.cells] == [c.key for c in keys]
+    assert [c.key for c in _runner(learn_tasks, tmp_path / "b", "learn").plan.jobs] == [c.key for c in keys]

@@ -22,10 +22,6 @@ MAX_PLOTS = 24
 PAIR = ["model", "intermediate_task", "non_english", "english", "source_lang", "source_type"]
 
 
-def _pair_name(row: Any) -> str:
-    return f"{row.non_english} − {row.english}"
-
-
 def _cap(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame.head(MAX_ROWS), max(0, len(frame) - MAX_ROWS)
 
@@ -154,8 +150,9 @@ def _summary(contrast: pd.DataFrame) -> list[dict[str, Any]]:
 
 def with_holm(frame: pd.DataFrame) -> pd.DataFrame:
     """``p_holm``: the rows' p-values Holm-adjusted over the whole table (one exploratory family)."""
-    p = pd.to_numeric(frame["p_value"], errors="coerce").to_numpy(dtype=float) if len(frame) else []
-    return frame.assign(p_holm=holm(p) if len(frame) else [])
+    if not len(frame):
+        return frame.assign(p_holm=[])
+    return frame.assign(p_holm=holm(pd.to_numeric(frame["p_value"], errors="coerce").to_numpy(dtype=float)))
 
 
 def primary_context(v: Verdict) -> dict[str, Any]:

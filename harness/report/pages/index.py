@@ -90,7 +90,7 @@ def board(data: SiteData) -> dict[str, Any]:
     robust_all = robust[robust["task"] == "all"].drop_duplicates("checkpoint").set_index("checkpoint")
     demo = data.demo_tasks()
     did_not_learn, zero_shot = checkpoint_flags(data)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, meta in info.iterrows():
 
         def cell(task: str, name: str = str(name)) -> tuple[Any, Any, Any]:

@@ -168,14 +168,6 @@ def table_documents(
     return csv, js
 
 
-def frame_csv(frame: pd.DataFrame) -> bytes:
-    return frame_texts(frame)[0]
-
-
-def frame_json_rows(frame: pd.DataFrame) -> bytes:
-    return frame_texts(frame)[1]
-
-
 def _json_head(name: str, frame: pd.DataFrame, score_unit: str) -> bytes:
     names = "[" + ", ".join(json_string(str(c)) for c in frame.columns) + "]"
     return (

@@ -20,7 +20,6 @@ from harness.report.pages.html import esc, estimate_cell, rows_markup
 from harness.report.plots import MAX_SERIES, Point, bar_chart
 from harness.report.tables import DEMO_PROTOCOL, language_order, pct
 
-Key = tuple[str, str, str, str]
 ZERO_SHOT_NOTES = {
     "translate-train": "trained on this target's training data machine-translated: not zero-shot transfer",
     "not zero-shot": "training or selection data overlapped this scored split (allowed by the grid)",
@@ -44,11 +43,6 @@ def zero_shot_badge(label: str | None) -> str:
     if label not in ZERO_SHOT_NOTES:
         return ""
     return f' <span class="label warn" title="{esc(ZERO_SHOT_NOTES[label])}">{esc(label)}</span>'
-
-
-def score_lookup(scores: pd.DataFrame) -> dict[Key, tuple]:
-    cols = ["checkpoint", "task", "split", "language", "score", "low", "high", "n_seeds", "n_examples"]
-    return {tuple(map(str, r[:4])): r[4:] for r in scores[cols].itertuples(index=False, name=None)}
 
 
 def _hardware(hardware: Any) -> str:
@@ -126,9 +120,13 @@ def _score_rows(
 ) -> tuple[list[str], list[dict[str, Any]], list[tuple[str, list[Point | None]]]]:
     """The table rows (HTML, escaped), each row's mean, and the plot's series (the first MAX_SERIES
     checkpoints get points; the others only count towards "n more")."""
-    html, rows, series = [], [], []
+    html: list[str] = []
+    rows: list[dict[str, Any]] = []
+    series: list[tuple[str, list[Point | None]]] = []
     for position, checkpoint in enumerate(checkpoints):
-        parts, points, values = [], [], []
+        parts: list[str] = []
+        points: list[Point | None] = []
+        values: list[float] = []
         plotted = position < MAX_SERIES
         for lang in languages:
             hit = lookup.get((checkpoint, lang))
