@@ -10,7 +10,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from harness.report.contrast import PAIR_KEYS, contrast_table, gap_contrast_table, per_target, verdict
@@ -20,6 +19,7 @@ from harness.report.table_formats import (
     Item,
     Note,
     SummaryTable,
+    missing,
     print_rich,
     to_csv,
     to_json,
@@ -431,35 +431,44 @@ def p_text(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def compare_table_view(rows: pd.DataFrame, a: str, b: str, *, per_language: bool) -> Table:
+def compare_table_spec(rows: pd.DataFrame, a: str, b: str, *, per_language: bool) -> SummaryTable:
+    """The paired difference A − B, per task × split (mean over shared languages) or per language too."""
     what = "per task × split × language" if per_language else "per task × split, mean over shared languages"
-    table = Table(title=f"{a} vs {b} — paired difference A − B (points), {what}", caption=CI_CAPTION)
-    table.add_column("task", no_wrap=True)
-    table.add_column("split", no_wrap=True)
+    columns = [Column("task", "text", label=True), Column("split", "text", label=True)]
     if per_language:
-        table.add_column("language")
-    for header in ("A (%)", "B (%)", "A − B", "p", "n" if per_language else "langs"):
-        table.add_column(header, justify="right")
+        columns.append(Column("language", "text", label=True))
+    columns += [
+        Column("A (%)", "pct"),
+        Column("B (%)", "pct"),
+        Column("A − B", "signed_pm"),
+        Column("p", "p"),
+        Column("n" if per_language else "langs", "int"),
+    ]
+    body = []
     for row in rows.to_dict("records"):
-        where = f"{row['split']} ({row['domain']}{'' if row['in_domain'] else ', shifted'})"
-        cells = [_text(row["task"]), _text(where)]
+        where = str(row["split"]) + ("" if row["in_domain"] else " (shifted)")
+        cells: list[object] = [str(row["task"]), where]
         if per_language:
-            cells.append(_text(row["language"]))
-        table.add_row(
-            *cells,
-            pct(row["a_score"]),
-            pct(row["b_score"]),
-            pm(row["diff"], row["diff_low"], row["diff_high"], signed=True),
-            p_text(row["p_value"]),
-            str(int(row["n_examples"] if per_language else row["n_languages"])),
-        )
-    return table
+            cells.append(str(row["language"]))
+        count = row["n_examples"] if per_language else row["n_languages"]
+        cells += [
+            row["a_score"],
+            row["b_score"],
+            Ci(row["diff"], row["diff_low"], row["diff_high"]),
+            row["p_value"],
+            None if missing(count) else int(count),
+        ]
+        body.append(cells)
+    name = "compare per language" if per_language else "compare per task"
+    title = f"{a} vs {b} — paired difference A − B (points), {what}"
+    return SummaryTable(name, title, columns, body, caption=CI_CAPTION)
 
 
 def print_compare(rows: pd.DataFrame, tasks: pd.DataFrame, a: str, b: str, console: Console) -> None:
     if rows.empty:
         console.print(Text(f"{a} and {b} share no (task, split, language) to compare."))
         return
-    console.print(compare_table_view(tasks, a, b, per_language=False))
-    console.print()
-    console.print(compare_table_view(rows, a, b, per_language=True))
+    specs = [
+        compare_table_spec(frame, a, b, per_language=lang) for frame, lang in ((tasks, False), (rows, True))
+    ]
+    print_rich(specs, console)

@@ -76,3 +76,22 @@ def test_unknown_checkpoint_is_one_line_exit_2(results: Path, capsys) -> None:
     assert len(lines) == 1 and captured.out == ""
     assert "unknown checkpoint 'm+mmlu-dee'" in lines[0] and "did you mean 'm+mmlu-de'" in lines[0]
     assert "known checkpoints: m+mmlu-de, m+mmlu-en" in lines[0]
+
+
+def test_compare_fits_80_columns_and_every_difference_is_readable(results: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.report.compare import compare_tables
+    from harness.report.summary import print_compare
+
+    store = ResultsStore(results)
+    rows, tasks = compare_tables(store, store.records(), "m+mmlu-de", "m+mmlu-en")
+    out = io.StringIO()
+    print_compare(rows, tasks, "m+mmlu-de", "m+mmlu-en", Console(file=out, width=80, color_system=None))
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    for diff in rows["diff"]:
+        assert f"{diff * 100:+.1f}" in text  # every per-language difference printed whole
