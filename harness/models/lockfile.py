@@ -2,12 +2,19 @@
 
 The repository's lock pins inputs (base models, checkpoints brought in with ``harness eval``); the
 results store keeps a lock of its own for the checkpoints a grid produces. Same format for both.
+
+Several processes may pin into one lock at once (two drivers, workers on a cluster): every change is a
+read-modify-write of the file on disk under an exclusive ``flock`` on ``checkpoints.lock.lock``, never a
+rewrite from one process's memory. A produced checkpoint carries its own pin (``pin.json``, written into
+the build folder before it is published), so a kill between publishing and merging loses nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,14 +23,16 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import HarnessError, LockMismatch
-from harness.results.atomic import atomic_write_json
+from harness.results.atomic import atomic_write_json, exclusive_lock
 from harness.results.reading import read_json
 
 LOCK_VERSION: Final = 1
 PINNED_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt")
 # the job that built a checkpoint folder; the file keeps its first name so existing checkpoints still count
 JOB_FILE = "cell.json"
-IGNORED_NAMES = {JOB_FILE, "training.json"}
+# a checkpoint's own pin, written last into its build folder: {"version", "name", "entry": {...}}
+PIN_FILE = "pin.json"
+IGNORED_NAMES = {JOB_FILE, "training.json", PIN_FILE}
 
 
 @dataclass
@@ -135,8 +144,59 @@ def hash_folder(folder: Path) -> dict[str, str]:
     return files
 
 
+def _read_entries(path: Path) -> dict[str, LockEntry]:
+    if not path.is_file():
+        return {}
+    document = read_lock_document(path)
+    return {name: LockEntry.from_json(entry.model_dump()) for name, entry in document.checkpoints.items()}
+
+
 def folder_digest(files: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+class PinDocument(_LockModel):
+    """A checkpoint's ``pin.json``: the lock entry it is merged in as, under its name."""
+
+    version: Literal[1] = LOCK_VERSION
+    name: str
+    entry: EntrySchema
+
+
+def write_pin(
+    folder: Path,
+    name: str,
+    source: str,
+    *,
+    lineage: Lineage | None = None,
+    revision: str | None = None,
+    note: str = "",
+) -> LockEntry:
+    """Hash a built folder and write its pin into it. Call it last, just before publishing."""
+    entry = LockEntry(source, hash_folder(folder), revision, lineage or Lineage(), note)
+    atomic_write_json(folder / PIN_FILE, {"version": LOCK_VERSION, "name": name, "entry": entry.to_json()})
+    return entry
+
+
+def read_pin(folder_or_file: Path) -> tuple[str, LockEntry]:
+    """A pin file's name and entry (a folder means its ``pin.json``); one line naming the field if malformed."""
+    path = folder_or_file / PIN_FILE if folder_or_file.is_dir() else folder_or_file
+    if not path.is_file():
+        raise HarnessError("pin file not found", file=path)
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise HarnessError(
+            f"expected an object {{'version', 'name', 'entry'}}, got a {type(data).__name__}",
+            file=path,
+            field="(top level)",
+        )
+    try:
+        document = PinDocument.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise HarnessError(first["msg"], file=path, field=where) from None
+    return document.name, LockEntry.from_json(document.entry.model_dump())
 
 
 class Lock:
@@ -146,22 +206,30 @@ class Lock:
 
     @classmethod
     def load(cls, path: Path) -> Lock:
-        if not Path(path).is_file():
-            return cls(path)
-        document = read_lock_document(Path(path))
-        entries = {
-            name: LockEntry.from_json(entry.model_dump()) for name, entry in document.checkpoints.items()
-        }
-        return cls(path, entries)
+        return cls(path, _read_entries(Path(path)))
 
-    def save(self) -> None:
-        atomic_write_json(
-            self.path,
-            {
-                "version": LOCK_VERSION,
-                "checkpoints": {n: e.to_json() for n, e in sorted(self.entries.items())},
-            },
-        )
+    @property
+    def guard_path(self) -> Path:
+        """The sidecar file whose ``flock`` serialises every change to the lock."""
+        return self.path.with_name(self.path.name + ".lock")
+
+    def reload(self) -> None:
+        self.entries = _read_entries(self.path)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[dict[str, LockEntry]]:
+        """The entries on disk, for changing in place; written back atomically when the block ends."""
+        with exclusive_lock(self.guard_path):
+            entries = _read_entries(self.path)
+            yield entries
+            atomic_write_json(
+                self.path,
+                {
+                    "version": LOCK_VERSION,
+                    "checkpoints": {n: e.to_json() for n, e in sorted(entries.items())},
+                },
+            )
+            self.entries = entries
 
     def pin(
         self,
@@ -174,9 +242,34 @@ class Lock:
         note: str = "",
     ) -> LockEntry:
         entry = LockEntry(source, hash_folder(folder), revision, lineage or Lineage(), note)
-        self.entries[name] = entry
-        self.save()
+        with self._transaction() as entries:
+            entries[name] = entry
         return entry
+
+    def merge_pins(self, pins: Path | Iterable[Path]) -> list[str]:
+        """Merge checkpoints' pin files into the lock; returns the names merged.
+
+        ``pins``: a folder of checkpoint folders (each ``*/pin.json`` found there), or checkpoint folders
+        and pin files. A pin replaces an entry of the same name (a ``--force`` rerun's new bytes).
+        """
+        if isinstance(pins, Path):
+            # published checkpoints only: build and aside folders start with a dot
+            found = (p for p in pins.glob(f"*/{PIN_FILE}") if not p.parent.name.startswith("."))
+            paths = sorted(found) if pins.is_dir() and not (pins / PIN_FILE).is_file() else [pins]
+        else:
+            paths = list(pins)
+        read = [read_pin(path) for path in paths]  # every pin parsed before the lock is touched
+        if not read:
+            return []
+        with self._transaction() as entries:
+            for name, entry in read:
+                entries[name] = entry
+        return [name for name, _ in read]
+
+    def remove(self, name: str) -> bool:
+        """Drop an entry; False when it was not there."""
+        with self._transaction() as entries:
+            return entries.pop(name, None) is not None
 
     def check(self, name: str, folder: Path) -> list[str]:
         """Differences between the folder and its pin: changed, missing or unpinned weight files."""

@@ -1,14 +1,27 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then rename over the target."""
+"""Atomic file writes: a temp file in the same folder, fsync, then rename over the target.
+
+Temp files and build folders carry their owner in their name (``own-PID-START@HOST``), so a run cleans
+up only what a dead run left, never a live run's work in progress.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from harness.results.owner import ProcessId, owner_of
+
+# another host's leftovers: its processes cannot be asked, so only files untouched this long are removed
+OTHER_HOST_TIMEOUT_S = 24 * 3600.0
+_NAME_PART = 80  # of the target's name in its temp name: keeps temp names within the 255-byte limit
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -24,7 +37,8 @@ def _fsync_dir(folder: Path) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes | bytearray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    owner = ProcessId.current().tag()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:_NAME_PART]}.{owner}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -60,6 +74,11 @@ def atomic_write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, text)
 
 
+def owned_build_dir(parent: Path, stem: str) -> Path:
+    """Where to build a folder before publishing it: ``parent/.build-STEM.own-PID-START@HOST``."""
+    return parent / f".build-{stem}.{ProcessId.current().tag()}"
+
+
 def atomic_publish_dir(build: Path, final: Path) -> Path:
     """Move a fully built folder into place; if another process won the race, keep theirs."""
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -74,15 +93,110 @@ def atomic_publish_dir(build: Path, final: Path) -> Path:
     return final
 
 
-def clean_stale_temps(folder: Path) -> int:
-    """Remove temp files and build folders left by a killed run; returns how many were removed."""
-    removed = 0
+def _aside_name(final: Path) -> str:
+    return f".aside-{final.name}.{ProcessId.current().tag()}"
+
+
+def atomic_replace_dir(build: Path, final: Path, *, on_step: Callable[[str], None] | None = None) -> Path:
+    """Swap a fully built folder in for ``final``: old moved aside, new renamed in, old deleted.
+
+    A kill at any instant leaves ``final`` holding the old or the new folder, or (between the two
+    renames) the old one aside, which ``clean_stale_temps`` renames back. ``on_step`` is called after
+    each step by name (tests kill the process there).
+    """
+    step = on_step or (lambda _name: None)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if not final.exists():
+        os.rename(build, final)
+        _fsync_dir(final.parent)
+        step("renamed-in")
+        return final
+    aside = final.parent / _aside_name(final)
+    os.rename(final, aside)
+    _fsync_dir(final.parent)
+    step("moved-aside")
+    os.rename(build, final)
+    _fsync_dir(final.parent)
+    step("renamed-in")
+    shutil.rmtree(aside)
+    step("removed-old")
+    return final
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created when missing) for the ``with`` block.
+
+    The lock is released by the kernel when the holder dies, so a killed process never leaves it held.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the flock
+
+
+def _newest_mtime(path: Path) -> float:
+    try:
+        newest = path.lstat().st_mtime
+    except FileNotFoundError:
+        return time.time()
+    if path.is_dir():
+        for inner in path.rglob("*"):
+            try:
+                newest = max(newest, inner.lstat().st_mtime)
+            except FileNotFoundError:
+                continue
+    return newest
+
+
+def _abandoned(path: Path, other_host_timeout_s: float) -> bool:
+    """Left by a run that is gone: its owner is dead (this host) or silent for the timeout (another
+    host, or a name that records no owner)."""
+    owner = owner_of(path.name)
+    if owner is not None and owner.on_this_host():
+        return not owner.alive()
+    return time.time() - _newest_mtime(path) > other_host_timeout_s
+
+
+def _restore_aside(aside: Path) -> bool:
+    """A dead run's folder moved aside by ``atomic_replace_dir``: back in place if the new one never
+    arrived, else deleted. True when it was put back."""
+    name = aside.name.removeprefix(".aside-")
+    final = aside.parent / name[: name.rfind(".own-")] if ".own-" in name else None
+    if final is not None and not final.exists():
+        try:
+            os.rename(aside, final)
+        except OSError:
+            pass
+        else:
+            _fsync_dir(final.parent)
+            return True
+    shutil.rmtree(aside, ignore_errors=True)
+    return False
+
+
+def clean_stale_temps(folder: Path, *, other_host_timeout_s: float = OTHER_HOST_TIMEOUT_S) -> int:
+    """Remove temp files and build folders left by dead runs and put back folders a dead
+    ``atomic_replace_dir`` moved aside; a live run's are left alone. Returns how many were handled."""
     if not folder.exists():
         return 0
-    for path in folder.rglob(".*.tmp"):
-        path.unlink(missing_ok=True)
-        removed += 1
-    for path in folder.rglob(".build-*"):
-        shutil.rmtree(path, ignore_errors=True)
-        removed += 1
-    return removed
+    handled = 0
+    for aside in sorted(folder.rglob(".aside-*")):
+        if aside.is_dir() and _abandoned(aside, other_host_timeout_s):
+            _restore_aside(aside)
+            handled += 1
+    builds = [p for p in folder.rglob(".build-*") if p.is_dir()]
+    for build in builds:
+        if _abandoned(build, other_host_timeout_s):
+            shutil.rmtree(build, ignore_errors=True)
+            handled += 1
+    for temp in folder.rglob(".*.tmp"):
+        if any(build in temp.parents for build in builds):
+            continue  # its folder's owner decides
+        if temp.is_file() and _abandoned(temp, other_host_timeout_s):
+            temp.unlink(missing_ok=True)
+            handled += 1
+    return handled
