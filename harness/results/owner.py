@@ -26,6 +26,15 @@ def host_name() -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "localhost"
 
 
+@lru_cache(maxsize=1)
+def boot_id() -> str:
+    """This boot of this host (Linux); a process recorded under another boot id has ended. "" if unknown."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def process_start_time(pid: int) -> int | None:
     """Clock ticks since boot at which ``pid`` started (Linux); None when unknown or the pid is gone."""
     try:
