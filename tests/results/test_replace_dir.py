@@ -64,7 +64,9 @@ def _leftovers(folder: Path) -> list[str]:
     ("die_at", "expected"),
     [("built", 1), ("moved-aside", 1), ("renamed-in", 2), ("removed-old", 2)],
 )
-def test_a_kill_at_each_step_leaves_the_old_or_the_new_folder(tmp_path: Path, die_at: str, expected: int) -> None:
+def test_a_kill_at_each_step_leaves_the_old_or_the_new_folder(
+    tmp_path: Path, die_at: str, expected: int
+) -> None:
     final = tmp_path / "checkpoints" / "key"
     _write_generation(final, 1)
     child = SPAWN.Process(target=_replace_and_die_at, args=(final, die_at))
