@@ -4,7 +4,7 @@ The repository's lock pins inputs (base models, checkpoints brought in with ``ha
 results store keeps a lock of its own for the checkpoints a grid produces. Same format for both.
 
 Several processes may pin into one lock at once (two drivers, workers on a cluster): every change is a
-read-modify-write of the file on disk under an exclusive ``flock`` on ``checkpoints.lock.lock``, never a
+read-modify-write of the file on disk under an exclusive ``flock`` on ``.checkpoints.lock.lock``, never a
 rewrite from one process's memory. A produced checkpoint carries its own pin (``pin.json``, written into
 the build folder before it is published), so a kill between publishing and merging loses nothing.
 """
@@ -210,8 +210,8 @@ class Lock:
 
     @property
     def guard_path(self) -> Path:
-        """The sidecar file whose ``flock`` serialises every change to the lock."""
-        return self.path.with_name(self.path.name + ".lock")
+        """The hidden sidecar file whose ``flock`` serialises every change to the lock."""
+        return self.path.with_name(f".{self.path.name}.lock")
 
     def reload(self) -> None:
         self.entries = _read_entries(self.path)
