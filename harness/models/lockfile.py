@@ -4,7 +4,7 @@ The repository's lock pins inputs (base models, checkpoints brought in with ``ha
 results store keeps a lock of its own for the checkpoints a grid produces. Same format for both.
 
 Several processes may pin into one lock at once (two drivers, workers on a cluster): every change is a
-read-modify-write of the file on disk under an exclusive ``flock`` on ``.checkpoints.lock.lock``, never a
+read-modify-write of the file on disk under an exclusive ``flock`` on the lock file itself, never a
 rewrite from one process's memory. A produced checkpoint carries its own pin (``pin.json``, written into
 the build folder before it is published), so a kill between publishing and merging loses nothing.
 """
@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import HarnessError, LockMismatch
-from harness.results.atomic import atomic_write_json, exclusive_lock
+from harness.results.atomic import atomic_write_json, dumps, locked_for_replace
 from harness.results.reading import read_json
 
 LOCK_VERSION: Final = 1
@@ -208,18 +208,14 @@ class Lock:
     def load(cls, path: Path) -> Lock:
         return cls(path, _read_entries(Path(path)))
 
-    @property
-    def guard_path(self) -> Path:
-        """The hidden sidecar file whose ``flock`` serialises every change to the lock."""
-        return self.path.with_name(f".{self.path.name}.lock")
-
     def reload(self) -> None:
         self.entries = _read_entries(self.path)
 
     @contextmanager
     def _transaction(self) -> Iterator[dict[str, LockEntry]]:
         """The entries on disk, for changing in place; written back atomically when the block ends."""
-        with exclusive_lock(self.guard_path):
+        empty = dumps({"version": LOCK_VERSION, "checkpoints": {}}).encode()
+        with locked_for_replace(self.path, empty):
             entries = _read_entries(self.path)
             yield entries
             atomic_write_json(

@@ -6,6 +6,7 @@ up only what a dead run left, never a live run's work in progress.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -13,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,73 @@ def exclusive_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the last descriptor releases the flock
+
+
+@contextmanager
+def locked_for_replace(path: Path, empty: bytes) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file at ``path`` itself, which the holder may then replace
+    atomically (a missing file is first created holding ``empty``).
+
+    A waiter that wakes up holding the lock of a file already replaced tries again on the new one, so at
+    most one process at a time holds the lock of the current file; no sidecar file is left beside it.
+    """
+    while True:
+        if not path.exists():
+            _create_exclusive(path, empty)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held, current = os.fstat(fd), _stat_or_none(path)
+            if current is not None and (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino):
+                yield
+                return
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+
+
+def _create_exclusive(path: Path, data: bytes) -> None:
+    """Create ``path`` whole with ``data`` unless it exists (a hard link of a complete temp file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name[:_NAME_PART]}.{ProcessId.current().tag()}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            if exc.filename is None:  # a failed write (disk full) names no file; the user needs the path
+                raise OSError(exc.errno, exc.strerror, str(path)) from exc
+            raise
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            with suppress(FileExistsError):  # a file system without hard links
+                _write_new(path, data)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def _newest_mtime(path: Path) -> float:
