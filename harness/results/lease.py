@@ -130,6 +130,66 @@ class Lease:
         self.release()
 
 
+class LeaseKeeper:
+    """Many held leases kept alive by one heartbeat thread (a driver with a whole wave in flight).
+
+    ``with LeaseKeeper(root) as keeper:``; ``keeper.take(key)`` acquires and keeps a lease (None while a
+    live owner holds it), ``keeper.release(key)`` when the job is done; the rest are released at the end.
+    """
+
+    def __init__(self, root: Path, *, heartbeat_s: float = HEARTBEAT_S, timeout_s: float = TIMEOUT_S) -> None:
+        self.root = root
+        self.heartbeat_s = heartbeat_s
+        self.timeout_s = timeout_s
+        self.held: dict[str, Lease] = {}
+        self.lost: list[str] = []  # keys whose lease another driver took over (this one fell silent)
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def take(self, job_key: str) -> Lease | None:
+        lease = acquire(self.root, job_key, timeout_s=self.timeout_s, heartbeat_s=self.heartbeat_s)
+        if lease is not None:
+            with self._guard:
+                self.held[job_key] = lease
+        return lease
+
+    def release(self, job_key: str) -> None:
+        with self._guard:
+            lease = self.held.pop(job_key, None)
+        if lease is not None:
+            lease.release()
+
+    def beat(self) -> None:
+        """Touch every held lease once; a lease found taken over moves to ``lost``."""
+        with self._guard:
+            leases = list(self.held.values())
+        for lease in leases:
+            if not lease.heartbeat():
+                with self._guard:
+                    self.held.pop(lease.job_key, None)
+                    self.lost.append(lease.job_key)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            self.beat()
+
+    def __enter__(self) -> LeaseKeeper:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        for key in list(self.held):
+            self.release(key)
+
+
 def acquire(
     root: Path,
     job_key: str,

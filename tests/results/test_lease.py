@@ -12,7 +12,7 @@ import signal
 import time
 from pathlib import Path
 
-from harness.results.lease import Lease, acquire, holder_of, lease_path, read_lease
+from harness.results.lease import Lease, LeaseKeeper, acquire, holder_of, lease_path, read_lease
 from harness.results.owner import ProcessId, host_name
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -155,3 +155,21 @@ def test_the_context_manager_beats_and_releases(tmp_path: Path) -> None:
         assert path.stat().st_mtime > long_ago + 900
     assert not path.exists()
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_one_keeper_beats_all_its_leases_reports_lost_ones_and_releases_the_rest(tmp_path: Path) -> None:
+    long_ago = time.time() - 1000
+    with LeaseKeeper(tmp_path, heartbeat_s=3600) as keeper:
+        assert keeper.take("a") is not None and keeper.take("b") is not None and keeper.take("c") is not None
+        assert keeper.take("a") is None  # held already, by this very process
+        for key in "abc":
+            os.utime(lease_path(tmp_path, key), (long_ago, long_ago))
+        remote = json.loads(lease_path(tmp_path, "c").read_text()) | {"host": "another-node", "token": "t"}
+        lease_path(tmp_path, "c").write_text(json.dumps(remote))  # "c" was taken over by another driver
+        keeper.beat()
+        assert all(lease_path(tmp_path, key).stat().st_mtime > long_ago + 900 for key in "ab")
+        assert keeper.lost == ["c"] and sorted(keeper.held) == ["a", "b"]
+        keeper.release("a")
+        assert not lease_path(tmp_path, "a").exists()
+    assert not lease_path(tmp_path, "b").exists()
+    assert lease_path(tmp_path, "c").exists()  # the other driver's lease is left alone
