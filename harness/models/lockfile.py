@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -53,7 +53,14 @@ class LockEntry:
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # by hand: ``asdict`` deep-copies and was most of the time of a merge into a lock of 1,000 entries
+        return {
+            "source": self.source,
+            "files": dict(self.files),
+            "revision": self.revision,
+            "lineage": vars(self.lineage).copy(),
+            "note": self.note,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LockEntry:
