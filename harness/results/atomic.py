@@ -151,7 +151,7 @@ def locked_for_replace(path: Path, empty: bytes) -> Iterator[None]:
         if not path.exists():
             _create_exclusive(path, empty)
         try:
-            fd = os.open(path, os.O_RDWR)
+            fd = _open_for_lock(path)
         except FileNotFoundError:
             continue
         try:
@@ -162,6 +162,15 @@ def locked_for_replace(path: Path, empty: bytes) -> Iterator[None]:
                 return
         finally:
             os.close(fd)  # closing the descriptor releases the flock
+
+
+def _open_for_lock(path: Path) -> int:
+    """A descriptor to ``flock``: read-write where allowed (NFS needs it for an exclusive lock), else
+    read-only (a read-only lock file in a writable folder is still replaced by rename)."""
+    try:
+        return os.open(path, os.O_RDWR)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY)
 
 
 def _stat_or_none(path: Path) -> os.stat_result | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import multiprocessing.synchronize
+import os
 import tempfile
 from pathlib import Path
 
@@ -141,3 +142,21 @@ def test_merging_pin_sets_is_independent_of_order_and_grouping(
         if pins:
             assert at_once.path.read_bytes() == in_parts.path.read_bytes()
         assert Lock.load(in_parts.path).entries == pins
+
+
+def test_a_read_only_lock_file_in_a_writable_folder_still_takes_pins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = Lock(tmp_path / "checkpoints.lock")
+    lock.pin("a", _checkpoint(tmp_path / "a", "a"), "produced:a")
+    real_open = os.open
+
+    def read_only(path: str, flags: int, *args: int) -> int:  # chmod does not stop root: refuse by hand
+        if Path(path) == lock.path and flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
+    lock.pin("b", _checkpoint(tmp_path / "b", "b"), "produced:b")
+    assert set(Lock.load(lock.path).entries) == {"a", "b"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no sidecar, no temp
