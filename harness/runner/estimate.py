@@ -24,7 +24,8 @@ from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import Hyperparameters, ModelSpec, TaskSpec
 from harness.errors import HarnessError
 from harness.kinds.registry import kind_params
-from harness.runner.plan import Job, Plan
+from harness.runner.jobs import Job, MixtureJob, TrainJob
+from harness.runner.plan import Plan
 
 ASSUMED_TFLOPS = 100.0
 ASSUMPTION = (
@@ -132,27 +133,27 @@ def _tokens(n: int, hp: Hyperparameters, task: TaskSpec) -> int:
 
 def job_tokens(job: Job, plan: Plan, catalogue: Catalogue) -> int | None:
     """Trained tokens of one training job, or None when a training-set size is unknown."""
-    inputs = job.inputs
-    if job.phase == "target":
-        task = catalogue.task(job.task)
-        assert task.train is not None
-        n = train_examples(task, task.train.language, None, catalogue)
-        return None if n is None else _tokens(n, Hyperparameters(**inputs["hp"]), task)
-    if "mixture" in inputs:
+    if isinstance(job, MixtureJob):
         total = 0
-        for member in inputs["mixture"]:
-            task = catalogue.task(member["task"])
-            sizes = [train_examples(task, lang, member["size"], catalogue) for lang in member["source_lang"]]
+        for member in job.members:
+            task = member.task_ref.spec
+            sizes = [train_examples(task, lang, member.size, catalogue) for lang in member.languages]
             if any(s is None for s in sizes):
                 return None
             n = sum(s for s in sizes if s is not None)
-            if member["size"] is not None:
-                n = member["size"]
-            total += _tokens(n, Hyperparameters(**member["hp"]), task)
+            if member.size is not None:
+                n = member.size
+            total += _tokens(n, member.hyperparameters, task)
         return total
-    task = catalogue.task(inputs["task"])
-    n = train_examples(task, inputs["source_lang"], inputs["size"], catalogue)
-    return None if n is None else _tokens(n, Hyperparameters(**inputs["hp"]), task)
+    if not isinstance(job, TrainJob):
+        return None
+    task = job.task_ref.spec
+    assert task.train is not None
+    if job.phase == "target":
+        known = train_examples(task, task.train.language, None, catalogue)
+    else:
+        known = train_examples(task, job.languages[0], job.size, catalogue)
+    return None if known is None else _tokens(known, job.hyperparameters, task)
 
 
 def estimate(plan: Plan, catalogue: Catalogue, would_run: set[str]) -> dict[str, Any]:

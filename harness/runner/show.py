@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.runner.plan import Job, Plan
+from harness.runner.jobs import Job
+from harness.runner.plan import Plan
 
 
 def _status(job: Job, plan: Plan, done: bool, todo: set[str]) -> str:

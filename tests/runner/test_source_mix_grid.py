@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from harness import api
 from harness.catalogue.loader import Catalogue
 from harness.errors import HarnessError
-from harness.models.lockfile import Lock
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, pin_base_models
-from harness.runner.plan import expand
+from harness.runner.driver import Driver
 
 GRID = """
 name: mixlang
@@ -28,14 +27,11 @@ seeds: [2]
 """
 
 
-def _runner(tasks: Path, model: Path, results: Path) -> GridRunner:
+def _runner(tasks: Path, model: Path, results: Path) -> Driver:
     path = tasks / "grids" / "mixlang.yaml"
     path.write_text(GRID.format(model=model), encoding="utf-8")
-    catalogue = Catalogue.load(tasks)
-    grid, grid_path = catalogue.grid(str(path))
-    lock = Lock.load(results.parent / "checkpoints.lock")
-    pin_base_models(grid, lock)
-    return GridRunner(expand(grid, grid_path, catalogue, lock), catalogue, ResultsStore(results), lock)
+    planned = api.plan(path, lock=results.parent / "checkpoints.lock", tasks=Catalogue.load(tasks), pin=True)
+    return api.driver(planned, results=results)
 
 
 def test_a_mix_trains_the_same_items_split_across_its_languages(

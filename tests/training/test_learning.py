@@ -16,7 +16,7 @@ from learning_fixtures import write_learning_tasks
 
 from harness.data.loaders import RowSet
 from harness.results.store import ResultsStore
-from harness.runner.execute import select_by_size
+from harness.runner.work import select_by_size
 from harness.training.dev_split import held_out_dev
 from harness.training.learning import (
     LEARNING_KEYS,
