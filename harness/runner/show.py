@@ -72,7 +72,7 @@ def plan_json(plan: Plan, runner: Any) -> dict[str, Any]:
             }
             for m in plan.grid.models
         ],
-        "estimate": estimate(plan, runner.catalogue, todo),
+        "estimate": estimate(plan, todo),
         "unavailable": list(plan.unavailable),
         "leakage": {
             "allowed": [o.describe() for o in plan.leakage.allowed],
