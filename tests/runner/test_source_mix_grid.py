@@ -12,6 +12,7 @@ from harness.catalogue.loader import Catalogue
 from harness.errors import HarnessError
 from harness.results.store import ResultsStore
 from harness.runner.driver import Driver
+from harness.runner.work import run_job
 
 GRID = """
 name: mixlang
@@ -61,4 +62,7 @@ def test_a_mix_whose_languages_hold_different_items_is_refused(
     german.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # one item fewer in German
     runner = _runner(tiny_tasks, tiny_model, tmp_path / "results")
     with pytest.raises(HarnessError, match="same items in every language"):
-        runner.train_job(next(c for c in runner.plan.by_phase("intermediate") if c.condition == "mc-mix"))
+        run_job(
+            next(c for c in runner.plan.by_phase("intermediate") if c.condition == "mc-mix"),
+            runner.store.root,
+        )
