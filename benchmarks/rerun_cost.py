@@ -39,25 +39,20 @@ from tiny_fixtures import build_tiny_model, write_tiny_tasks  # noqa: E402
 
 def child(args: list[str]) -> None:
     """One step inside this process: time the harness's work after imports; print JSON."""
-    import harness.runner.execute  # noqa: F401  the imports a `harness run` pays before any work
+    import harness.runner.driver  # noqa: F401  the imports a `harness run` pays before any work
     import harness.runner.external  # noqa: F401
+    from harness import api
     from harness.catalogue.loader import Catalogue
-    from harness.models.lockfile import Lock
     from harness.results.store import ResultsStore
-    from harness.runner.execute import GridRunner, pin_base_models
     from harness.runner.external import eval_checkpoint
-    from harness.runner.plan import expand
     from harness.scoring.derived import write_derived
 
     step, grid, results, lock_path, tasks, *rest = args
     started = time.perf_counter()
     catalogue = Catalogue.load(Path(tasks))
     if step == "run":  # what `harness run` does
-        spec, path = catalogue.grid(grid)
-        lock = Lock.load(Path(lock_path))
-        pin_base_models(spec, lock)
         store = ResultsStore(Path(results))
-        ran = len(GridRunner(expand(spec, path, catalogue, lock), catalogue, store, lock).run().ran)
+        ran = len(api.run(grid, results=store.root, lock=Path(lock_path), tasks=catalogue).ran)
         derived_from = time.perf_counter()
         write_derived(store)
         derived = time.perf_counter() - derived_from

@@ -257,69 +257,38 @@ def cmd_tasks_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan(args: argparse.Namespace, *, pin: bool = False):
-    """Load and check everything that can be checked without training, then (``pin``) pin base models.
-
-    Nothing is written before the checks pass: data files, lock shape and ``--only`` come first."""
-    from harness.data.file_checks import check_grid_files
-    from harness.models.lockfile import Lock
-    from harness.runner.execute import check_only, pin_base_models
-    from harness.runner.plan import expand
-
-    catalogue = _catalogue(args)
-    grid, path = catalogue.grid(args.grid)
-    check_grid_files(grid, catalogue)
-    lock = Lock.load(args.lock)
-    plan = expand(grid, path, catalogue, lock)
-    check_only(plan, getattr(args, "only", None))
-    if pin:
-        before = dict(lock.entries)
-        pin_base_models(grid, lock)
-        if lock.entries != before:  # a base model pinned now: its key is part of every job's key
-            plan = expand(grid, path, catalogue, lock)
-    return catalogue, plan
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
-    from harness.results.store import ResultsStore
-    from harness.runner.execute import GridRunner
+    from harness import api
     from harness.runner.show import plan_json, print_plan
 
-    catalogue, plan = _plan(args)
-    from harness.models.lockfile import Lock
-
-    runner = GridRunner(plan, catalogue, ResultsStore(args.results), Lock.load(args.lock))
+    plan = api.plan(args.grid, lock=args.lock, tasks_dirs=args.tasks_dir)
+    driver = api.driver(plan, results=args.results)
     if args.json:
-        print(json.dumps(plan_json(plan, runner), indent=2))
+        print(json.dumps(plan_json(plan, driver), indent=2))
     else:
-        print_plan(plan, runner, console)
+        print_plan(plan, driver, console)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.models.lockfile import Lock
+    from harness import api
     from harness.results.store import ResultsStore
-    from harness.runner.execute import GridRunner
-    from harness.runner.executor import make_executor
     from harness.runner.progress import JobProgress
 
-    executor = make_executor(args.executor)
-    catalogue, plan = _plan(args, pin=True)
     store = ResultsStore(args.results)
     with JobProgress(console) as progress:
-        runner = GridRunner(
-            plan,
-            catalogue,
-            store,
-            Lock.load(args.lock),
-            executor=executor,
-            force=args.force,
+        report = api.run(
+            args.grid,
+            results=store.root,
+            lock=args.lock,
+            tasks_dirs=args.tasks_dir,
+            executor=args.executor,
             only=args.only,
+            force=args.force,
             progress=progress,
         )
-        report = runner.run()
     console.print(
-        f"grid {plan.grid.name!r}: {len(report.ran)} jobs ran, {len(report.skipped)} already done, "
+        f"grid {report.grid!r}: {len(report.ran)} jobs ran, {len(report.skipped)} already done, "
         f"{report.wall_time_s:.1f} s; results in {store.root}"
     )
     from harness.scoring.derived import write_derived

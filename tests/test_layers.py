@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
         "harness",
     },
     "cli": {"*"},
+    "api": {"*"},
     "__init__": set(),
 }
 

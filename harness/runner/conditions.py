@@ -201,14 +201,45 @@ class ConditionPlanner:
             )
 
     # ---- jobs -------------------------------------------------------------------------------
+    def dev_identities(self, task: TaskSpec, languages: list[str]) -> list[str]:
+        """Fingerprints of the declared dev split in each language (an ``unavailable:`` one where this
+        machine cannot read it: training then goes on without a learning status)."""
+        from harness.data.loaders import data_identity
+
+        if task.dev is None:
+            return []
+        out = []
+        for lang in languages:
+            try:
+                ident = data_identity(
+                    task,
+                    task.dev.split,
+                    lang,
+                    self.base_dir(task),
+                    dataset=task.dev.dataset,
+                    limit=task.dev.limit,
+                )
+            except HarnessError as exc:
+                ident = "unavailable:" + hashlib.sha256(exc.message.encode()).hexdigest()
+            out.append(ident)
+        return out
+
+    def task_ref(self, task: TaskSpec) -> Any:
+        from harness.runner.jobs import TaskRef
+
+        return TaskRef(spec=task, task_dir=str(self.base_dir(task)))
+
     def intermediate_job(
-        self, model: ModelSpec, index: int, root: str, seed: int
-    ) -> tuple[Any, dict, str | None]:
-        """The intermediate job of condition ``index``, its lineage step and why it is blocked (or None)."""
-        from harness.runner.plan import Job, content_key, hyperparameters
+        self, model: ModelSpec, base: Any, index: int, root_lineage: list[dict[str, Any]], seed: int
+    ) -> tuple[Any, str | None]:
+        """The intermediate job of condition ``index`` (its lineage ends with its own step, without the
+        key) and why it is blocked (or None)."""
+        from harness.runner.jobs import MixtureJob, MixtureMemberJob, TrainJob
+        from harness.runner.plan import hyperparameters, matched_max_steps
 
         cond = self.grid.intermediate[index]
         name = f"{model.name}+{cond.name}"
+        root = base.key
         if cond.tasks is None:
             task = self.catalogue.task(cond.task or "")
             assert task.train is not None and cond.source_lang is not None
@@ -220,21 +251,6 @@ class ConditionPlanner:
                     self.check_size(task, lang, cond.size, "intermediate", index, "size")
                 reason = reason or (f"{lang}: {why}" if why and cond.is_mix else why)
             hp = hyperparameters(task, self.grid.intermediate_training, model)
-            inputs: dict[str, Any] = {
-                "phase": "intermediate",
-                "parent": root,
-                "task": task.name,
-                "version": task.version,
-                "source_lang": cond.source_lang,
-                "size": cond.size,
-                "data": idents if cond.is_mix else idents[0],
-                "hp": hp.model_dump(),
-                "seed": seed,
-            }
-            if cond.is_mix:  # the rule that gives each item its language is part of what is trained on
-                inputs["mix"] = MIX_RULE
-            if task.params:  # declared row reshaping changes the training data
-                inputs["params"] = task.params
             step: dict[str, Any] = {
                 "phase": "intermediate",
                 "name": name,
@@ -243,56 +259,74 @@ class ConditionPlanner:
             }
             if cond.is_mix:
                 step["languages"] = cond.languages
-            label = task.name
-        else:
-            members, reasons = [], []
-            for j, item in enumerate(cond.tasks):
-                task = self.catalogue.task(item.task)
-                idents = []
-                for lang in item.languages:
-                    ident, reason = self.train_identity(task, lang)
-                    idents.append(ident)
-                    if reason:
-                        reasons.append(f"{task.name}/{lang}: {reason}")
-                    elif len(item.languages) == 1:
-                        self.check_size(task, lang, item.size, "intermediate", index, "tasks", j, "size")
-                members.append(
-                    {
-                        "task": task.name,
-                        "version": task.version,
-                        "source_lang": item.languages,
-                        "size": item.size,
-                        "head": item.head or task.name,
-                        "data": idents,
-                        "hp": hyperparameters(task, self.grid.intermediate_training, model).model_dump(),
-                        "params": task.params,
-                    }
+            single = TrainJob(
+                base=base,
+                condition=cond.name,
+                seed=seed,
+                parent=root,
+                phase="intermediate",
+                task_ref=self.task_ref(task),
+                languages=cond.languages,
+                size=cond.size,
+                size_field=f"intermediate[{index}].size",
+                # the rule that gives each item its language is part of what is trained on
+                mix_rule=MIX_RULE if cond.is_mix else None,
+                train_data=idents,
+                dev_data=self.dev_identities(task, cond.languages),
+                hyperparameters=matched_max_steps(self.grid, cond, hp),
+                selection="last",  # intermediate training keeps its last step
+                lineage=[*root_lineage, {**step, "seed": seed}],
+                grid_file=str(self.grid_path),
+            )
+            return single, reason
+        members, reasons = [], []
+        for j, item in enumerate(cond.tasks):
+            task = self.catalogue.task(item.task)
+            idents = []
+            for lang in item.languages:
+                ident, why = self.train_identity(task, lang)
+                idents.append(ident)
+                if why:
+                    reasons.append(f"{task.name}/{lang}: {why}")
+                elif len(item.languages) == 1:
+                    self.check_size(task, lang, item.size, "intermediate", index, "tasks", j, "size")
+            members.append(
+                MixtureMemberJob(
+                    task_ref=self.task_ref(task),
+                    languages=item.languages,
+                    size=item.size,
+                    size_field=f"intermediate[{index}].tasks[{j}].size",
+                    head=item.head or task.name,
+                    train_data=idents,
+                    dev_data=self.dev_identities(task, item.languages),
+                    hyperparameters=hyperparameters(task, self.grid.intermediate_training, model),
                 )
-            first = self.catalogue.task(cond.tasks[0].task)
-            inputs = {
-                "phase": "intermediate",
-                "parent": root,
-                "mixture": members,
-                "sampling": cond.sampling,
-                "temperature": cond.temperature if cond.sampling == "temperature" else None,
-                "hp": hyperparameters(first, self.grid.intermediate_training, model).model_dump(),
-                "seed": seed,
-            }
-            reason = "; ".join(reasons) or None
-            label = "+".join(item.task for item in cond.tasks)
-            step = {
-                "phase": "intermediate",
-                "name": name,
-                "task": label,
-                "tasks": [
-                    {"task": m["task"], "source_lang": m["source_lang"], "size": m["size"]} for m in members
-                ],
-                "sampling": cond.sampling,
-                "source_lang": effective_source_lang(cond, self.catalogue),
-            }
-        key = content_key(inputs)
-        job = Job(key, "intermediate", model.name, cond.name, seed, label, root, inputs=inputs)
-        return job, {**step, "key": key, "seed": seed}, reason
+            )
+        first = self.catalogue.task(cond.tasks[0].task)
+        label = "+".join(item.task for item in cond.tasks)
+        step = {
+            "phase": "intermediate",
+            "name": name,
+            "task": label,
+            "tasks": [
+                {"task": m.task_ref.spec.name, "source_lang": m.languages, "size": m.size} for m in members
+            ],
+            "sampling": cond.sampling,
+            "source_lang": effective_source_lang(cond, self.catalogue),
+        }
+        mixture = MixtureJob(
+            base=base,
+            condition=cond.name,
+            seed=seed,
+            parent=root,
+            members=members,
+            sampling=cond.sampling,
+            temperature=cond.temperature if cond.sampling == "temperature" else None,
+            hyperparameters=hyperparameters(first, self.grid.intermediate_training, model),
+            lineage=[*root_lineage, {**step, "seed": seed}],
+            grid_file=str(self.grid_path),
+        )
+        return mixture, "; ".join(reasons) or None
 
     def pretrained_step(self, model: ModelSpec, cond: IntermediateSpec, root: str) -> dict[str, Any]:
         """The lineage of a checkpoint trained outside: its source *is* the intermediate checkpoint."""

@@ -20,11 +20,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import Hyperparameters, ModelSpec, TaskSpec
 from harness.errors import HarnessError
 from harness.kinds.registry import kind_params
-from harness.runner.plan import Job, Plan
+from harness.runner.jobs import Job, MixtureJob, TrainJob
+from harness.runner.plan import Plan
 
 ASSUMED_TFLOPS = 100.0
 ASSUMPTION = (
@@ -102,14 +102,14 @@ def _sequences(task: TaskSpec) -> int:
     return kind_params(task).sequences_per_example()
 
 
-def train_examples(task: TaskSpec, lang: str, size: int | None, catalogue: Catalogue) -> int | None:
+def train_examples(task: TaskSpec, lang: str, size: int | None, task_dir: Path) -> int | None:
     if size is not None:
         return size
     from harness.runner.conditions import local_row_count
 
     assert task.train is not None
     try:
-        count = local_row_count(task, lang, catalogue.task_path(task.name).parent)
+        count = local_row_count(task, lang, task_dir)
     except HarnessError:  # data not on this machine: fall back to the cards
         count = None
     if count is not None:
@@ -130,32 +130,33 @@ def _tokens(n: int, hp: Hyperparameters, task: TaskSpec) -> int:
     return int(math.ceil(n * hp.epochs)) * per_example
 
 
-def job_tokens(job: Job, plan: Plan, catalogue: Catalogue) -> int | None:
+def job_tokens(job: Job) -> int | None:
     """Trained tokens of one training job, or None when a training-set size is unknown."""
-    inputs = job.inputs
-    if job.phase == "target":
-        task = catalogue.task(job.task)
-        assert task.train is not None
-        n = train_examples(task, task.train.language, None, catalogue)
-        return None if n is None else _tokens(n, Hyperparameters(**inputs["hp"]), task)
-    if "mixture" in inputs:
+    if isinstance(job, MixtureJob):
         total = 0
-        for member in inputs["mixture"]:
-            task = catalogue.task(member["task"])
-            sizes = [train_examples(task, lang, member["size"], catalogue) for lang in member["source_lang"]]
+        for member in job.members:
+            task = member.task_ref.spec
+            where = Path(member.task_ref.task_dir)
+            sizes = [train_examples(task, lang, member.size, where) for lang in member.languages]
             if any(s is None for s in sizes):
                 return None
             n = sum(s for s in sizes if s is not None)
-            if member["size"] is not None:
-                n = member["size"]
-            total += _tokens(n, Hyperparameters(**member["hp"]), task)
+            if member.size is not None:
+                n = member.size
+            total += _tokens(n, member.hyperparameters, task)
         return total
-    task = catalogue.task(inputs["task"])
-    n = train_examples(task, inputs["source_lang"], inputs["size"], catalogue)
-    return None if n is None else _tokens(n, Hyperparameters(**inputs["hp"]), task)
+    if not isinstance(job, TrainJob):
+        return None
+    task = job.task_ref.spec
+    assert task.train is not None
+    if job.phase == "target":
+        known = train_examples(task, task.train.language, None, Path(job.task_ref.task_dir))
+    else:
+        known = train_examples(task, job.languages[0], job.size, Path(job.task_ref.task_dir))
+    return None if known is None else _tokens(known, job.hyperparameters, task)
 
 
-def estimate(plan: Plan, catalogue: Catalogue, would_run: set[str]) -> dict[str, Any]:
+def estimate(plan: Plan, would_run: set[str]) -> dict[str, Any]:
     """Tokens and GPU-hours per phase, for all training jobs and for those that would run."""
     params = {m.name: non_embedding_params(m) for m in plan.grid.models}
     phases: dict[str, dict[str, Any]] = {}
@@ -167,7 +168,7 @@ def estimate(plan: Plan, catalogue: Catalogue, would_run: set[str]) -> dict[str,
             {"jobs": 0, "size_unknown": 0, "tokens": 0, "gpu_hours": 0.0, "would_run_gpu_hours": 0.0},
         )
         row["jobs"] += 1
-        tokens = job_tokens(job, plan, catalogue)
+        tokens = job_tokens(job)
         if tokens is None:
             row["size_unknown"] += 1
             continue

@@ -21,10 +21,9 @@ from harness.catalogue.schema import IntermediateSpec, ModelSpec
 from harness.errors import HarnessError
 from harness.models.lockfile import Lineage, Lock
 from harness.models.sources import resolve_model
-from harness.results.schema import Record
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, RunReport
-from harness.runner.plan import Job, Plan, expand
+from harness.runner.driver import Driver, RunReport
+from harness.runner.plan import Plan, expand
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 SOURCE_TYPES = ("english", "translated", "native")
@@ -87,24 +86,6 @@ def external_condition(
     )
 
 
-class ExternalRunner(GridRunner):
-    """A grid runner whose records carry the outside checkpoint's own name."""
-
-    def __init__(self, *args: Any, display_name: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.display_name = display_name
-
-    def record_path(self, job: Job) -> Path:
-        return self.store.record_path(
-            self.display_name, job.task, job.split or "", job.language or "", job.key
-        )
-
-    def _record(self, job: Job, *args: Any, **kwargs: Any) -> Record:
-        record = super()._record(job, *args, **kwargs)
-        record.checkpoint.name = self.display_name
-        return record
-
-
 def eval_checkpoint(
     checkpoint: str,
     name: str,
@@ -126,11 +107,11 @@ def eval_checkpoint(
         check_site_folder(out)
     base_grid, grid_path = catalogue.grid(grid)
     cond = external_condition(catalogue, intermediate, source_lang, source_type)
-    template = base_grid.models[0]  # same embedding policy as the grid it is ranked against
-    model = ModelSpec(
-        name=name, source=checkpoint_source(checkpoint), allow_pickle=allow_pickle,
-        freeze_embeddings=template.freeze_embeddings,
-    )  # fmt: skip
+    template = base_grid.models[0]  # fine-tuned as the rows it is ranked against: the same frozen parts
+    model = ModelSpec.model_validate(
+        template.model_dump()
+        | {"name": name, "source": checkpoint_source(checkpoint), "allow_pickle": allow_pickle}
+    )
     resolved = resolve_model(model)  # missing folder, no weights, pickle-only without opt-in: exit 2
     lock = Lock.load(lock_path)
     pinned_now = name not in lock.entries
@@ -149,10 +130,9 @@ def eval_checkpoint(
     else:
         lock.verify(name, resolved.folder)  # LockMismatch: exit 1
     spec = base_grid.model_copy(update={"models": [model], "intermediate": [cond]})
-    plan = expand(spec, grid_path, catalogue, lock)
+    plan = expand(spec, grid_path, catalogue, lock, record_names={name: name})
     store = ResultsStore(results)
-    runner = ExternalRunner(plan, catalogue, store, lock, display_name=name, progress=progress)
-    report = runner.run()
+    report = Driver(plan, store, progress=progress).run()
     written = 0
     if out is not None:  # as `harness report`: derived statistics first, then the site (checked again)
         from harness.report.site import render_site

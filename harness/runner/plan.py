@@ -1,14 +1,16 @@
 """A grid expanded into jobs: intermediate training → target fine-tuning → evaluation.
 
-Every job is keyed by a content hash of its inputs (parent checkpoint key, task version, data
-fingerprint, hyperparameters, seed), so a shared intermediate checkpoint is one job, and a job whose
-inputs did not change is found done and never runs twice.
+Every job (``harness.runner.jobs``) is keyed by a hash of all it holds: the resolved task spec, data
+fingerprints, resolved hyperparameters (size matching included), seed and parent key. So a shared
+intermediate checkpoint is one job, and a job whose inputs did not change is found done and never runs
+twice. Nothing is re-derived from names after the key is made.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +28,8 @@ from harness.data.loaders import data_identity
 from harness.data.split_views import Unavailable, availability
 from harness.errors import HarnessError
 from harness.kinds.registry import kind_info
-from harness.models.lockfile import Lock, folder_digest
+from harness.models.lockfile import Lock
+from harness.runner.jobs import BaseModelRef, ConditionInfo, EvalJob, Job, TaskRef, TrainJob
 from harness.runner.leakage import LeakageReport, check_leakage
 
 Phase = Literal["intermediate", "target", "evaluate"]
@@ -34,29 +37,6 @@ Phase = Literal["intermediate", "target", "evaluate"]
 
 def content_key(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Job:
-    key: str
-    phase: Phase
-    model: str
-    condition: str
-    seed: int
-    task: str
-    parent: str
-    split: str | None = None
-    language: str | None = None
-    inputs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def checkpoint_name(self) -> str:
-        return f"{self.model}+{self.condition}"
-
-    @property
-    def label(self) -> str:
-        where = f"/{self.split}/{self.language}" if self.phase == "evaluate" else ""
-        return f"{self.checkpoint_name}/seed{self.seed} {self.phase}:{self.task}{where}"
 
 
 @dataclass
@@ -98,19 +78,53 @@ def eval_limit(split_limit: int | None, grid_limit: int | None) -> int | None:
     return min(limits) if limits else None
 
 
-def base_key(model: ModelSpec, lock: Lock) -> str:
+def base_ref(model: ModelSpec, lock: Lock) -> BaseModelRef:
     entry = lock.entries.get(model.name)
-    pinned = folder_digest(entry.files) if entry else None
-    return content_key({"phase": "base", "source": model.source, "pinned": pinned})
+    return BaseModelRef(
+        name=model.name,
+        source=model.source,
+        files=dict(entry.files) if entry else None,
+        revision=entry.revision if entry else None,
+        allow_pickle=model.allow_pickle,
+        freeze_embeddings=model.freeze_embeddings,
+        freeze_layers=model.freeze_layers,
+    )
 
 
-def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) -> Plan:
+def base_key(model: ModelSpec, lock: Lock) -> str:
+    return base_ref(model, lock).key
+
+
+def matched_max_steps(grid: GridSpec, cond: IntermediateSpec, hp: Hyperparameters) -> Hyperparameters:
+    """A size-matched condition takes ceil(size / batch) × epochs steps, whatever the number of features
+    an example gives (QA windows, long sentences), so both sides of the pair take the same steps. Decided
+    here, before the key is made."""
+    matched = cond.matched_with or any(c.matched_with == cond.name for c in grid.intermediate)
+    if not (matched and cond.size) or hp.max_steps:
+        return hp
+    return hp.model_copy(update={"max_steps": math.ceil(hp.epochs * math.ceil(cond.size / hp.batch_size))})
+
+
+def expand(
+    grid: GridSpec,
+    grid_path: Path,
+    catalogue: Catalogue,
+    lock: Lock,
+    *,
+    record_names: dict[str, str] | None = None,
+) -> Plan:
+    """The grid's jobs in phase order. ``record_names`` maps a model name to the checkpoint name its
+    records carry (an outside checkpoint keeps its own name); by default it is model+condition."""
     jobs: dict[str, Job] = {}
     lineage: dict[str, list[dict[str, Any]]] = {}
     base_keys: dict[str, str] = {}
+    leakage = check_leakage(grid, grid_path, catalogue)
 
     def add(job: Job) -> Job:
         return jobs.setdefault(job.key, job)
+
+    def task_ref(task: TaskSpec) -> TaskRef:
+        return TaskRef(spec=task, task_dir=str(catalogue.task_path(task.name).parent))
 
     def data_id(
         task: TaskSpec, split: str, lang: str, limit: int | None = None, dataset: Any = None, view: Any = None
@@ -118,6 +132,17 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
         return data_identity(
             task, split, lang, catalogue.task_path(task.name).parent, dataset=dataset, limit=limit, view=view
         )
+
+    def train_identity(task: TaskSpec) -> str | None:
+        """The training split the trivial baseline reads (an ``unavailable:`` one: the baseline's
+        own rule for absent data applies when the job runs)."""
+        ref = task.train
+        if ref is None:
+            return None
+        try:
+            return data_id(task, ref.split, ref.language, ref.limit, ref.dataset)
+        except HarnessError as exc:
+            return "unavailable:" + hashlib.sha256(exc.message.encode()).hexdigest()
 
     unavailable: dict[tuple[str, str, str], Unavailable | None] = {}
 
@@ -127,12 +152,13 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
             unavailable[key] = availability(task, split, lang, catalogue.task_path(task.name).parent)
         return unavailable[key] is not None
 
-    from harness.runner.conditions import ConditionPlanner
+    from harness.runner.conditions import ConditionPlanner, effective_source_lang
 
     conditions = ConditionPlanner(grid, grid_path, catalogue)
     blocked: dict[str, str] = {}
     for model in grid.models:
-        root = base_key(model, lock)
+        base = base_ref(model, lock)
+        root = base.key
         base_keys[model.name] = root
         lineage[root] = [{"phase": "base", "key": root, "name": model.name, "source": model.source}]
         conditions.check(model)
@@ -142,17 +168,26 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                 if cond.pretrained:  # the model source already is this condition's checkpoint
                     lineage[root] = [conditions.pretrained_step(model, cond, root)]
                 elif cond.trains:
-                    built, step, reason = conditions.intermediate_job(model, cond_index, root, seed)
+                    built, reason = conditions.intermediate_job(model, base, cond_index, lineage[root], seed)
                     job = add(built)
                     parent = job.key
-                    lineage[parent] = [*lineage[root], step]
+                    lineage[parent] = [*built.lineage[:-1], {**built.lineage[-1], "key": parent}]
                     if reason:
                         blocked[parent] = reason
+                info = ConditionInfo(
+                    name=cond.name,
+                    intermediate_task=cond.task or ("+".join(cond.task_names) or None),
+                    source_lang=effective_source_lang(cond, catalogue),
+                    source_type=cond.source_type,
+                    intermediate_size=cond.size,
+                    matched_with=cond.matched_with,
+                    has_intermediate=cond.trains or cond.pretrained,
+                )
                 for target_index, target_name in enumerate(grid.targets):
                     target = catalogue.task(target_name)
-                    info = kind_info(target.kind)
+                    kind = kind_info(target.kind)
                     checkpoint = parent
-                    if info.trains:
+                    if kind.trains:
                         if target.train is None:
                             raise HarnessError(
                                 f"target {target.name!r} is a trained kind ({target.kind}) but declares no "
@@ -160,82 +195,65 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
                                 field=f"targets.{target_index}",
                                 file=grid_path,
                             )
-                        hp = hyperparameters(target, grid.training, model)
-                        inputs = {
+                        step = {
                             "phase": "target",
-                            "parent": parent,
+                            "name": f"{model.name}+{cond.name}",
                             "task": target.name,
-                            "version": target.version,
-                            "train": conditions.target_train_identity(target, target_index),
-                            "dev": data_id(
-                                target,
-                                target.dev.split,
-                                target.dev.language,
-                                target.dev.limit,
-                                target.dev.dataset,
-                            )
-                            if target.dev
-                            else None,
-                            "hp": hp.model_dump(),
+                            "source_lang": target.train.language,
                             "seed": seed,
-                            "selection": grid.selection,
                         }
+                        dev = target.dev
                         job = add(
-                            Job(
-                                content_key(inputs),
-                                "target",
-                                model.name,
-                                cond.name,
-                                seed,
-                                target.name,
-                                parent,
-                                inputs=inputs,
+                            TrainJob(
+                                base=base,
+                                condition=cond.name,
+                                seed=seed,
+                                parent=parent,
+                                phase="target",
+                                task_ref=task_ref(target),
+                                languages=[target.train.language],
+                                train_data=[conditions.target_train_identity(target, target_index)],
+                                dev_data=[data_id(target, dev.split, dev.language, dev.limit, dev.dataset)]
+                                if dev
+                                else [],
+                                hyperparameters=hyperparameters(target, grid.training, model),
+                                selection=grid.selection,
+                                lineage=[*lineage[parent], step],
                             )
                         )
                         checkpoint = job.key
-                        lineage[checkpoint] = [
-                            *lineage[parent],
-                            {
-                                "phase": "target",
-                                "key": checkpoint,
-                                "name": f"{model.name}+{cond.name}",
-                                "task": target.name,
-                                "source_lang": target.train.language,
-                                "seed": seed,
-                            },
-                        ]
+                        lineage[checkpoint] = [*lineage[parent], {**step, "key": checkpoint}]
                     trained = checkpoint != root
+                    baseline_data = train_identity(target)
                     for split in target.splits:
                         for lang in target.split_languages(split):
                             if missing(target, split, lang):
                                 continue
                             limit = eval_limit(split.limit, grid.eval_limit)
-                            inputs = {
-                                "phase": "evaluate",
-                                "parent": checkpoint,
-                                "task": target.name,
-                                "version": target.version,
-                                "split": split.name,
-                                "language": lang,
-                                "data": data_id(
-                                    target, split.split or split.name, lang, limit, split.dataset, split
-                                ),
-                                "params": target.params,
-                                "precision": grid.precision,
-                                "max_length": target.hyperparameters.max_length,
-                            }
                             add(
-                                Job(
-                                    content_key(inputs),
-                                    "evaluate",
-                                    model.name,
-                                    cond.name,
-                                    seed if trained else 0,
-                                    target.name,
-                                    checkpoint,
-                                    split.name,
-                                    lang,
-                                    inputs=inputs,
+                                EvalJob(
+                                    base=base,
+                                    condition=cond.name,
+                                    seed=seed if trained else 0,
+                                    parent=checkpoint,
+                                    record_name=(record_names or {}).get(
+                                        model.name, f"{model.name}+{cond.name}"
+                                    ),
+                                    task_ref=task_ref(target),
+                                    split=split.name,
+                                    language=lang,
+                                    data=data_id(
+                                        target, split.split or split.name, lang, limit, split.dataset, split
+                                    ),
+                                    limit=limit,
+                                    baseline_data=baseline_data,
+                                    precision=grid.precision,
+                                    max_length=target.hyperparameters.max_length,
+                                    grid=grid.name,
+                                    primary_endpoint=grid.primary_endpoint,
+                                    zero_shot=leakage.label(cond.name, target.name, split.name, lang),
+                                    condition_info=info,
+                                    parent_lineage=lineage.get(checkpoint, []),
                                 )
                             )
     order = {"intermediate": 0, "target": 1, "evaluate": 2}
@@ -247,7 +265,7 @@ def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) ->
     plan = Plan(grid, grid_path, base_keys, ordered, lineage, absent)
     plan.blocked = _with_descendants(blocked, ordered)
     plan.pinned = {m.name: m.name in lock.entries for m in grid.models}
-    plan.leakage = check_leakage(grid, grid_path, catalogue)
+    plan.leakage = leakage
     return plan
 
 

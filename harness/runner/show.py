@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.runner.plan import Job, Plan
+from harness.runner.jobs import Job
+from harness.runner.plan import Plan
 
 
 def _status(job: Job, plan: Plan, done: bool, todo: set[str]) -> str:
@@ -71,7 +72,7 @@ def plan_json(plan: Plan, runner: Any) -> dict[str, Any]:
             }
             for m in plan.grid.models
         ],
-        "estimate": estimate(plan, runner.catalogue, todo),
+        "estimate": estimate(plan, todo),
         "unavailable": list(plan.unavailable),
         "leakage": {
             "allowed": [o.describe() for o in plan.leakage.allowed],

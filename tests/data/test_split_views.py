@@ -482,18 +482,13 @@ targets: [ret]
 
 
 def test_grid_scores_shifted_splits_and_lists_the_absent_one(tmp_path: Path, tiny_model: Path) -> None:
+    from harness import api
     from harness.catalogue.loader import Catalogue
-    from harness.models.lockfile import Lock
     from harness.results.store import ResultsStore
-    from harness.runner.execute import GridRunner, pin_base_models
-    from harness.runner.plan import expand
 
     tasks = write_retrieval_grid(tmp_path, tiny_model)
-    catalogue = Catalogue.load(tasks)
-    grid, path = catalogue.grid(str(tasks / "grids" / "g.yaml"))
-    lock = Lock.load(tmp_path / "checkpoints.lock")
-    pin_base_models(grid, lock)
-    plan = expand(grid, path, catalogue, lock)
+    lock = tmp_path / "checkpoints.lock"
+    plan = api.plan(tasks / "grids" / "g.yaml", lock=lock, tasks=Catalogue.load(tasks), pin=True)
     labels = sorted(c.label.split(" ")[1] for c in plan.jobs if c.phase == "evaluate")
     assert labels == [
         f"evaluate:ret/{s}/{lang}" for s in ("first-half", "flores", "test") for lang in ("de", "fr")
@@ -507,7 +502,7 @@ def test_grid_scores_shifted_splits_and_lists_the_absent_one(tmp_path: Path, tin
     ]
 
     store = ResultsStore(tmp_path / "results")
-    GridRunner(plan, catalogue, store, lock).run()
+    api.run(plan, results=store.root)
     records = {(r.split.name, r.language): r for r in store.records()}
     assert len(records) == 6 and not any(split == "absent" for split, _ in records)
     assert records[("first-half", "de")].n_examples == 3 and records[("test", "de")].n_examples == 6

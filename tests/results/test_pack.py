@@ -17,14 +17,12 @@ from rich.console import Console
 from stats_records import record
 from tiny_fixtures import write_tiny_tasks
 
+from harness import api
 from harness.catalogue.loader import Catalogue
 from harness.cli import main
-from harness.models.lockfile import Lock
 from harness.report.summary import print_summary
 from harness.results.pack import MARKER, is_packed, pack_store
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, pin_base_models
-from harness.runner.plan import expand
 from harness.scoring.derived import write_derived
 from harness.scoring.example_stats import ExampleStats, record_stats
 
@@ -32,12 +30,13 @@ from harness.scoring.example_stats import ExampleStats, record_stats
 def run_tiny_grid(root: Path, model: Path) -> Path:
     """The tiny grid (two intermediate conditions and none, two seeds) run into ``root/results``."""
     tasks = write_tiny_tasks(root, model, seeds=(1, 2))
-    catalogue = Catalogue.load(tasks)
-    grid, path = catalogue.grid(str(tasks / "grids" / "tiny.yaml"))
-    lock = Lock.load(root / "checkpoints.lock")
-    pin_base_models(grid, lock)
     results = root / "results"
-    GridRunner(expand(grid, path, catalogue, lock), catalogue, ResultsStore(results), lock).run()
+    api.run(
+        tasks / "grids" / "tiny.yaml",
+        results=results,
+        lock=root / "checkpoints.lock",
+        tasks=Catalogue.load(tasks),
+    )
     return results
 
 

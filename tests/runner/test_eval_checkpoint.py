@@ -9,21 +9,23 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from harness import api
 from harness.catalogue.loader import Catalogue
 from harness.cli import main
 from harness.models.lockfile import Lock
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, pin_base_models
+from harness.runner.driver import Driver
 from harness.runner.external import eval_checkpoint
-from harness.runner.plan import expand
 
 
-def make_runner(tasks: Path, results: Path) -> GridRunner:
-    catalogue = Catalogue.load(tasks)
-    grid, path = catalogue.grid(str(tasks / "grids" / "tiny.yaml"))
-    lock = Lock.load(results.parent / "checkpoints.lock")
-    pin_base_models(grid, lock)
-    return GridRunner(expand(grid, path, catalogue, lock), catalogue, ResultsStore(results), lock)
+def make_runner(tasks: Path, results: Path) -> Driver:
+    planned = api.plan(
+        tasks / "grids" / "tiny.yaml",
+        lock=results.parent / "checkpoints.lock",
+        tasks=Catalogue.load(tasks),
+        pin=True,
+    )
+    return api.driver(planned, results=results)
 
 
 def _outside_checkpoint(tiny_model: Path, folder: Path, shift: float = 0.01) -> Path:

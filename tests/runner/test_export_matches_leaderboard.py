@@ -18,14 +18,12 @@ from pathlib import Path
 import pytest
 from tiny_fixtures import WORDS
 
+from harness import api
 from harness.catalogue.languages import XTREME_LANGUAGES
 from harness.catalogue.loader import Catalogue
 from harness.cli import main as harness_main
-from harness.models.lockfile import Lock
 from harness.report.tables import leaderboard, per_language, per_task
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, pin_base_models
-from harness.runner.plan import expand
 
 TAGS = ["NOUN", "VERB", "ADJ", "DET"]
 N_TEST = 12  # test items per language
@@ -149,12 +147,13 @@ def exported(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> dict
     root = tmp_path_factory.mktemp("xtreme-tiny")
     shutil.copytree(tiny_model, root / "model")
     tasks, labels = write_xtreme_like(root)
-    catalogue = Catalogue.load(tasks)
-    grid, path = catalogue.grid(str(tasks / "grids" / "xtreme_tiny.yaml"))
-    lock = Lock.load(root / "checkpoints.lock")
-    pin_base_models(grid, lock)
     results = root / "results"
-    GridRunner(expand(grid, path, catalogue, lock), catalogue, ResultsStore(results), lock).run()
+    api.run(
+        tasks / "grids" / "xtreme_tiny.yaml",
+        results=results,
+        lock=root / "checkpoints.lock",
+        tasks=Catalogue.load(tasks),
+    )
     submission = root / "submission"
     cli("export", "xtreme", str(results), str(submission), "--checkpoint", "tiny-bert+none")
     scored = json.loads(cli("score", str(submission), str(labels), "--json"))

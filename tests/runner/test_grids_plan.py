@@ -94,9 +94,9 @@ def test_default_grid_freezes_layers_in_every_training_job_and_keys_follow(tmp_p
     assert len(trained) == 3 * (2 + 3 * 2)  # 3 seeds × (SIB-200 in en and de; UD-POS, XQuAD per condition)
     intermediate = [c for c in trained if c.phase == "intermediate"]
     assert {c.task for c in intermediate} == {"sib200_topic"}
-    assert all(c.inputs["hp"]["freeze_layers"] == 8 for c in trained)
-    assert all(c.inputs["hp"]["attention_dropout"] == 0.0 for c in trained)
-    assert all(c.inputs["hp"]["cache_frozen_layers"] for c in trained)
+    assert all(c.hyperparameters.freeze_layers == 8 for c in trained)
+    assert all(c.hyperparameters.attention_dropout == 0.0 for c in trained)
+    assert all(c.hyperparameters.cache_frozen_layers for c in trained)
     raw["models"][0]["freeze_layers"] = 0
     unfrozen = expand(GridSpec.model_validate(raw), path, catalogue, lock)
     assert {c.key for c in trained}.isdisjoint(c.key for c in unfrozen.jobs)

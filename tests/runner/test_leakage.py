@@ -9,14 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness import api
 from harness.catalogue.loader import Catalogue
 from harness.errors import HarnessError
-from harness.models.lockfile import Lock
 from harness.results.store import ResultsStore
 from harness.runner import leakage
-from harness.runner.execute import GridRunner, pin_base_models
 from harness.runner.leakage import check_leakage, normalise
-from harness.runner.plan import expand
 
 TEST_EN = [
     ("t0", "The quick brown fox jumps over the lazy dog.", "a"),
@@ -166,13 +164,8 @@ def test_an_allowed_overlap_runs_and_its_records_say_not_zero_shot(
         encoding="utf-8",
     )
     catalogue = Catalogue.load(tiny_tasks)
-    grid, path = catalogue.grid("leak")
     results = tmp_path / "results"
-    lock = Lock.load(tmp_path / "checkpoints.lock")
-    pin_base_models(grid, lock)
-    plan = expand(grid, path, catalogue, lock)
-    runner = GridRunner(plan, catalogue, ResultsStore(results), lock)
-    runner.run()
+    api.run("leak", results=results, lock=tmp_path / "checkpoints.lock", tasks=catalogue)
     labels = {(r.language, r.task.zero_shot) for r in ResultsStore(results).records()}
     assert ("de", "not zero-shot") in labels
     assert ("fr", "zero-shot") in labels  # the leaked sentence is a German-side source only

@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from safetensors.torch import load_file
 
+from harness import api
 from harness.catalogue.loader import Catalogue
 from harness.errors import HarnessError
 from harness.models.lockfile import Lock
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, pin_base_models
-from harness.runner.plan import expand
+from harness.runner.driver import Driver
 from harness.training.multitask import sampling_probabilities
 
 MLM_TASK = """
@@ -65,12 +65,11 @@ def _write(tasks: Path, model: Path, sampling: str = "temperature", grid: str = 
     return path
 
 
-def _runner(tasks: Path, grid_path: Path, results: Path) -> GridRunner:
-    catalogue = Catalogue.load(tasks)
-    grid, path = catalogue.grid(str(grid_path))
-    lock = Lock.load(results.parent / "checkpoints.lock")
-    pin_base_models(grid, lock)
-    return GridRunner(expand(grid, path, catalogue, lock), catalogue, ResultsStore(results), lock)
+def _runner(tasks: Path, grid_path: Path, results: Path) -> Driver:
+    planned = api.plan(
+        grid_path, lock=results.parent / "checkpoints.lock", tasks=Catalogue.load(tasks), pin=True
+    )
+    return api.driver(planned, results=results)
 
 
 def test_multitask_with_masked_lm_trains_one_shared_body(

@@ -7,11 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness import api
 from harness.catalogue.loader import Catalogue
-from harness.models.lockfile import Lock
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, pin_base_models
-from harness.runner.plan import expand
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,11 +43,8 @@ def _run_slice(tmp_path: Path) -> None:
     grid_path = tmp_path / "slice.yaml"
     grid_path.write_text(GRID, encoding="utf-8")
     catalogue = Catalogue.load(REPO / "tasks")
-    grid, path = catalogue.grid(str(grid_path))
-    lock = Lock.load(REPO / "checkpoints.lock")  # the committed pin: the runner refuses a different image
-    pin_base_models(grid, lock)
-    plan = expand(grid, path, catalogue, lock)
-    report = GridRunner(plan, catalogue, ResultsStore(tmp_path / "results"), lock).run()
+    # the committed pin: the runner refuses a different image
+    report = api.run(grid_path, results=tmp_path / "results", lock=REPO / "checkpoints.lock", tasks=catalogue)
     sib = len(catalogue.task("sib200").languages)
     tatoeba = catalogue.task("tatoeba_demo")
     retrieval = sum(len(tatoeba.split_languages(s)) for s in tatoeba.splits)  # Tatoeba, Django UI, FLORES

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from harness import api
 from harness.catalogue.loader import Catalogue
 from harness.errors import HarnessError
-from harness.models.lockfile import Lock
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, pin_base_models
-from harness.runner.plan import expand
+from harness.runner.driver import Driver
+from harness.runner.work import run_job
 
 GRID = """
 name: mixlang
@@ -28,14 +28,11 @@ seeds: [2]
 """
 
 
-def _runner(tasks: Path, model: Path, results: Path) -> GridRunner:
+def _runner(tasks: Path, model: Path, results: Path) -> Driver:
     path = tasks / "grids" / "mixlang.yaml"
     path.write_text(GRID.format(model=model), encoding="utf-8")
-    catalogue = Catalogue.load(tasks)
-    grid, grid_path = catalogue.grid(str(path))
-    lock = Lock.load(results.parent / "checkpoints.lock")
-    pin_base_models(grid, lock)
-    return GridRunner(expand(grid, grid_path, catalogue, lock), catalogue, ResultsStore(results), lock)
+    planned = api.plan(path, lock=results.parent / "checkpoints.lock", tasks=Catalogue.load(tasks), pin=True)
+    return api.driver(planned, results=results)
 
 
 def test_a_mix_trains_the_same_items_split_across_its_languages(
@@ -65,4 +62,7 @@ def test_a_mix_whose_languages_hold_different_items_is_refused(
     german.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # one item fewer in German
     runner = _runner(tiny_tasks, tiny_model, tmp_path / "results")
     with pytest.raises(HarnessError, match="same items in every language"):
-        runner.train_job(next(c for c in runner.plan.by_phase("intermediate") if c.condition == "mc-mix"))
+        run_job(
+            next(c for c in runner.plan.by_phase("intermediate") if c.condition == "mc-mix"),
+            runner.store.root,
+        )

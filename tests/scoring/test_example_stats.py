@@ -19,16 +19,14 @@ from hypothesis import strategies as st
 from seqeval.metrics.sequence_labeling import get_entities
 from stats_records import kind_record
 
+from harness import api
 from harness.catalogue.loader import Catalogue
 from harness.catalogue.schema import DatasetSpec, TaskSpec
 from harness.kinds.base import Prediction
 from harness.kinds.registry import get_kind
 from harness.models.loading import load_tokenizer
-from harness.models.lockfile import Lock
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, pin_base_models
-from harness.runner.plan import expand
 from harness.scoring.example_stats import chunks, record_stats, stats_from_rows
 from harness.scoring.stats_tables import score_table
 
@@ -44,12 +42,13 @@ def grid_store(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Re
 
     root = tmp_path_factory.mktemp("grid")
     tasks = write_tiny_tasks(root, tiny_model)
-    catalogue = Catalogue.load(tasks)
-    grid, path = catalogue.grid(str(tasks / "grids" / "tiny.yaml"))
-    lock = Lock.load(root / "checkpoints.lock")
-    pin_base_models(grid, lock)
     results = root / "results"
-    GridRunner(expand(grid, path, catalogue, lock), catalogue, ResultsStore(results), lock).run()
+    api.run(
+        tasks / "grids" / "tiny.yaml",
+        results=results,
+        lock=root / "checkpoints.lock",
+        tasks=Catalogue.load(tasks),
+    )
     return ResultsStore(results)
 
 

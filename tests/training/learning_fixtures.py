@@ -6,11 +6,10 @@ import json
 import random
 from pathlib import Path
 
+from harness import api
 from harness.catalogue.loader import Catalogue
-from harness.models.lockfile import JOB_FILE, Lock
-from harness.results.store import ResultsStore
-from harness.runner.execute import GridRunner, pin_base_models
-from harness.runner.plan import expand
+from harness.models.lockfile import JOB_FILE
+from harness.runner.driver import Driver
 
 WORDS = [f"w{i}" for i in range(60)]
 
@@ -79,12 +78,14 @@ def _write_task(tasks: Path, data: Path, name: str, noisy: bool, with_dev: bool)
     )
 
 
-def run_grid_runner(tasks: Path, results: Path, grid_name: str) -> GridRunner:
-    catalogue = Catalogue.load(tasks)
-    grid, path = catalogue.grid(str(tasks / "grids" / f"{grid_name}.yaml"))
-    lock = Lock.load(results.parent / "checkpoints.lock")
-    pin_base_models(grid, lock)
-    return GridRunner(expand(grid, path, catalogue, lock), catalogue, ResultsStore(results), lock)
+def run_grid_runner(tasks: Path, results: Path, grid_name: str) -> Driver:
+    planned = api.plan(
+        tasks / "grids" / f"{grid_name}.yaml",
+        lock=results.parent / "checkpoints.lock",
+        tasks=Catalogue.load(tasks),
+        pin=True,
+    )
+    return api.driver(planned, results=results)
 
 
 def write_learning_tasks(tiny_tasks: Path, tiny_model: Path) -> Path:

@@ -1,0 +1,209 @@
+"""The driver: runs a plan's jobs wave by wave (intermediate → target → evaluate) through an executor.
+
+The driver alone owns the progress display, ``checkpoints.lock``, the store index (``unavailable``), the
+run report and the ``--only`` / ``--force`` selection. Executors only run ``run_job`` (runner.work) on
+jobs and hand back futures of ``JobResult``s; the driver pins every published checkpoint it is told of.
+
+A training job is done when its checkpoint folder (built aside, then renamed into place) exists; an
+evaluation job when its record exists. Both are written atomically, so a run killed at any moment
+resumes with nothing lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.models.lockfile import JOB_FILE, Lineage, Lock, LockEntry
+from harness.results.atomic import clean_stale_temps
+from harness.results.store import ResultsStore
+from harness.runner.execute import check_only, label_selected
+from harness.runner.jobs import EvalBatch, EvalJob, Job
+from harness.runner.plan import Plan
+from harness.runner.precision import check_precision
+from harness.runner.progress import JobProgress
+from harness.runner.work import JobResult, Work, note_finished, record_path, run_job
+
+PRODUCED_LOCK = "checkpoints.lock"  # in the results folder: the checkpoints this store produced
+
+
+@dataclass
+class RunReport:
+    grid: str = ""
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+
+class Submitter(Protocol):
+    """What the driver hands work to: ``submit(job) -> Future`` of the job's results (``run_job``'s)."""
+
+    name: str
+
+    def submit(self, work: Work) -> Future[list[JobResult]]: ...
+
+
+class FunctionExecutor(Protocol):
+    """The executors' shape (harness/executors/): ``submit(fn, job) -> Future`` of ``fn(job)``."""
+
+    name: str
+
+    def submit(self, fn: Callable[[Work], list[JobResult]], work: Work) -> Future[list[JobResult]]: ...
+
+
+class InProcess:
+    """Runs each job in this process, when it is submitted (the sequential ``local`` executor)."""
+
+    name = "local"
+
+    def __init__(self, store_root: Path) -> None:
+        self.store_root = store_root
+
+    def submit(self, work: Work) -> Future[list[JobResult]]:
+        future: Future[list[JobResult]] = Future()
+        try:
+            future.set_result(run_job(work, self.store_root, executor=self.name))
+        except Exception as exc:  # the driver re-raises it from future.result()
+            future.set_exception(exc)
+        return future
+
+
+class Bound:
+    """A ``FunctionExecutor`` bound to a store: ``submit(job)`` runs ``run_job(job, store_root)`` there.
+    ``functools.partial`` of a module-level function pickles, so process and cluster executors take it."""
+
+    def __init__(self, executor: FunctionExecutor, store_root: Path) -> None:
+        self.executor = executor
+        self.name = executor.name
+        self.work = functools.partial(run_job, store_root=str(store_root), executor=executor.name)
+
+    def submit(self, work: Work) -> Future[list[JobResult]]:
+        return self.executor.submit(self.work, work)
+
+
+PinHook = Callable[[JobResult], None]
+
+
+class ProducedLock:
+    """The default pin hook: the published checkpoint's file hashes (taken by the worker before it
+    published) go into the store's ``checkpoints.lock`` with the checkpoint's lineage."""
+
+    def __init__(self, store: ResultsStore) -> None:
+        self.lock = Lock.load(store.root / PRODUCED_LOCK)
+
+    def __call__(self, result: JobResult) -> None:
+        self.lock.entries[result.key] = LockEntry(
+            f"produced:{result.label}", dict(result.files), lineage=Lineage(**result.lineage)
+        )
+        self.lock.save()
+
+
+class Driver:
+    def __init__(
+        self,
+        plan: Plan,
+        store: ResultsStore,
+        *,
+        submitter: Submitter | None = None,
+        force: bool = False,
+        only: str | None = None,
+        progress: JobProgress | None = None,
+        pin: PinHook | None = None,
+    ) -> None:
+        check_precision(plan.grid, plan.grid_path)  # before any job: emulated bf16 is 7x slower
+        check_only(plan, only)
+        self.plan = plan
+        self.store = store
+        self.submitter = submitter or InProcess(store.root)
+        self.force = force
+        self.only = only
+        self.progress = progress
+        self.pin = pin or ProducedLock(store)
+        self.report = RunReport(plan.grid.name)
+
+    # ---- selection and status -------------------------------------------------------------
+    def selected(self, job: Job) -> bool:
+        return label_selected(job.label, self.only)
+
+    def is_done(self, job: Job) -> bool:
+        if isinstance(job, EvalJob):
+            return record_path(self.store, job).is_file()
+        return (self.store.checkpoints_dir / job.key / JOB_FILE).is_file()
+
+    def needed_jobs(self) -> list[Job]:
+        """Selected jobs that are not done, plus the unfinished training jobs they depend on."""
+        by_key = {c.key: c for c in self.plan.jobs}
+        wanted: dict[str, Job] = {}
+
+        def want(job: Job) -> None:
+            if job.key in self.plan.blocked:  # its training data has no source here (see harness plan)
+                return
+            if job.key in wanted or (self.is_done(job) and not (self.force and self.selected(job))):
+                return
+            wanted[job.key] = job
+            if job.parent in by_key:
+                want(by_key[job.parent])
+
+        for job in self.plan.jobs:
+            if self.selected(job):
+                want(job)
+        return [c for c in self.plan.jobs if c.key in wanted]
+
+    # ---- the run ------------------------------------------------------------------------------
+    def run(self) -> RunReport:
+        started = time.perf_counter()
+        clean_stale_temps(self.store.root)
+        self.store.write_unavailable(self.plan.unavailable)  # declared splits without data: skipped, listed
+        todo = self.needed_jobs()
+        self.report.skipped = [c.label for c in self.plan.jobs if c not in todo and self.selected(c)]
+        if self.progress is not None:
+            self.progress.start(len(todo))
+        for phase in ("intermediate", "target"):
+            self.run_wave([c for c in todo if c.phase == phase])
+        self.run_wave(evaluation_batches([c for c in todo if isinstance(c, EvalJob)]))
+        self.report.wall_time_s = time.perf_counter() - started
+        return self.report
+
+    def run_wave(self, wave: list[Any]) -> None:
+        """Submit every job of a wave (its parents are done); take the results in order. A job that
+        finished when it was submitted (in process) is taken at once, so its error stops the run there."""
+        pending: list[tuple[Work, Future[list[JobResult]]]] = []
+        for work in wave:
+            for job in _jobs_of(work):
+                if self.progress is not None:
+                    self.progress.started(job.label)
+            future = self.submitter.submit(work)
+            if future.done():
+                self.take(future.result())
+            else:
+                pending.append((work, future))
+        for _, future in pending:
+            self.take(future.result())
+
+    def take(self, results: list[JobResult]) -> None:
+        for result in results:
+            if result.files:
+                self.pin(result)
+                note_finished()  # a training job is finished once its checkpoint is pinned
+            self.report.ran.append(result.label)
+            if self.progress is not None:
+                self.progress.finished(result.label)
+
+
+def evaluation_batches(jobs: list[EvalJob]) -> list[EvalBatch]:
+    """One batch per (checkpoint, task); one task's checkpoints back to back, so the frozen-layer states
+    of conditions sharing them are still in memory."""
+    groups: dict[tuple[str, str], list[EvalJob]] = {}
+    for job in jobs:
+        groups.setdefault((job.parent, job.task), []).append(job)
+    by_task = sorted(groups.items(), key=lambda item: item[0][1])
+    return [EvalBatch(jobs=batch) for _, batch in by_task]
+
+
+def _jobs_of(work: Work) -> list[Job]:
+    return list(work.jobs) if isinstance(work, EvalBatch) else [work]
