@@ -12,15 +12,17 @@ resumes with nothing lost or duplicated.
 from __future__ import annotations
 
 import functools
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from harness.models.lockfile import JOB_FILE, Lineage, Lock, LockEntry
-from harness.results.atomic import clean_stale_temps
+from harness.models.lockfile import JOB_FILE, Lock
+from harness.models.publish import recover_store
+from harness.results.lease import LeaseKeeper
 from harness.results.store import ResultsStore
 from harness.runner.execute import check_only, label_selected
 from harness.runner.jobs import EvalBatch, EvalJob, Job
@@ -29,7 +31,10 @@ from harness.runner.precision import check_precision
 from harness.runner.progress import JobProgress
 from harness.runner.work import JobResult, Work, note_finished, record_path, run_job
 
-PRODUCED_LOCK = "checkpoints.lock"  # in the results folder: the checkpoints this store produced
+log = logging.getLogger("harness.runner")
+
+PRODUCED_LOCK = "checkpoints.lock"
+LEASE_POLL_S = 2.0  # how often a driver looks again at jobs another driver holds  # in the results folder: the checkpoints this store produced
 
 
 @dataclass
@@ -90,17 +95,14 @@ PinHook = Callable[[JobResult], None]
 
 
 class ProducedLock:
-    """The default pin hook: the published checkpoint's file hashes (taken by the worker before it
-    published) go into the store's ``checkpoints.lock`` with the checkpoint's lineage."""
+    """The default pin hook: merges the published checkpoint's own ``pin.json`` (written by the worker
+    before it published) into the store's ``checkpoints.lock``, under the lock file's flock."""
 
     def __init__(self, store: ResultsStore) -> None:
         self.lock = Lock.load(store.root / PRODUCED_LOCK)
 
     def __call__(self, result: JobResult) -> None:
-        self.lock.entries[result.key] = LockEntry(
-            f"produced:{result.label}", dict(result.files), lineage=Lineage(**result.lineage)
-        )
-        self.lock.save()
+        self.lock.merge_pins([Path(result.path)])
 
 
 class Driver:
@@ -125,6 +127,7 @@ class Driver:
         self.progress = progress
         self.pin = pin or ProducedLock(store)
         self.report = RunReport(plan.grid.name)
+        self.untrusted: set[str] = set()  # published checkpoints whose bytes differ from their pin
 
     # ---- selection and status -------------------------------------------------------------
     def selected(self, job: Job) -> bool:
@@ -133,6 +136,8 @@ class Driver:
     def is_done(self, job: Job) -> bool:
         if isinstance(job, EvalJob):
             return record_path(self.store, job).is_file()
+        if job.key in self.untrusted:  # its bytes differ from its own pin: built again
+            return False
         return (self.store.checkpoints_dir / job.key / JOB_FILE).is_file()
 
     def needed_jobs(self) -> list[Job]:
@@ -157,35 +162,86 @@ class Driver:
     # ---- the run ------------------------------------------------------------------------------
     def run(self) -> RunReport:
         started = time.perf_counter()
-        clean_stale_temps(self.store.root)
+        self.recover()
         self.store.write_unavailable(self.plan.unavailable)  # declared splits without data: skipped, listed
         todo = self.needed_jobs()
         self.report.skipped = [c.label for c in self.plan.jobs if c not in todo and self.selected(c)]
         if self.progress is not None:
             self.progress.start(len(todo))
-        for phase in ("intermediate", "target"):
-            self.run_wave([c for c in todo if c.phase == phase])
-        self.run_wave(evaluation_batches([c for c in todo if isinstance(c, EvalJob)]))
+        with LeaseKeeper(self.store.root) as leases:
+            for phase in ("intermediate", "target"):
+                self.run_wave([c for c in todo if c.phase == phase], leases)
+            self.run_wave(evaluation_batches([c for c in todo if isinstance(c, EvalJob)]), leases)
         self.report.wall_time_s = time.perf_counter() - started
         return self.report
 
-    def run_wave(self, wave: list[Any]) -> None:
-        """Submit every job of a wave (its parents are done); take the results in order. A job that
-        finished when it was submitted (in process) is taken at once, so its error stops the run there."""
-        pending: list[tuple[Work, Future[list[JobResult]]]] = []
-        for work in wave:
-            for job in _jobs_of(work):
-                if self.progress is not None:
-                    self.progress.started(job.label)
-            future = self.submitter.submit(work)
-            if future.done():
-                self.take(future.result())
-            else:
-                pending.append((work, future))
-        for _, future in pending:
-            self.take(future.result())
+    def recover(self) -> None:
+        """What a killed run left: dead runs' temps and builds go, a ``--force`` swap half done is put
+        back, published checkpoints whose pins never reached the lock are pinned from their pin files;
+        one whose bytes differ from its own pin is not trusted (its job runs again)."""
+        lock = (
+            self.pin.lock
+            if isinstance(self.pin, ProducedLock)
+            else Lock.load(self.store.root / PRODUCED_LOCK)
+        )
+        repair = recover_store(self.store.root, lock)
+        for key in repair.repaired:
+            log.info("pinned %s from its pin file (a run was stopped before it pinned it)", key[:12])
+        for key, why in repair.refused.items():
+            log.warning("checkpoint %s is not trusted (%s): its job runs again", key[:12], why)
+        self.untrusted = set(repair.refused)
 
-    def take(self, results: list[JobResult]) -> None:
+    def run_wave(self, wave: Sequence[Work], leases: LeaseKeeper) -> None:
+        """Submit every job of a wave (its parents are done) whose lease this driver holds; take the results
+        in order. Jobs another live driver holds wait until it finishes them (or its lease goes stale).
+        A job that finished when it was submitted (in process) is taken at once, so its error stops the
+        run there."""
+        first = True
+        while wave:
+            pending: list[tuple[list[Job], Future[list[JobResult]]]] = []
+            held_elsewhere: list[Work] = []
+            for work in wave:
+                mine, theirs = self.claim(work, leases, first=first)
+                if theirs is not None:
+                    held_elsewhere.append(theirs)
+                if mine is None:
+                    continue
+                jobs = _jobs_of(mine)
+                for job in jobs:
+                    if self.progress is not None:
+                        self.progress.started(job.label)
+                future = self.submitter.submit(mine)
+                if future.done():
+                    self.take(future.result(), jobs, leases)
+                else:
+                    pending.append((jobs, future))
+            for jobs, future in pending:
+                self.take(future.result(), jobs, leases)
+            wave, first = held_elsewhere, False
+            if wave:
+                time.sleep(LEASE_POLL_S)
+
+    def claim(self, work: Work, leases: LeaseKeeper, *, first: bool) -> tuple[Work | None, Work | None]:
+        """The part of ``work`` this driver now holds leases for, and the part another driver holds.
+        Done is checked after the lease is taken: another driver may have finished the job meanwhile."""
+        mine: list[Job] = []
+        theirs: list[Job] = []
+        for job in _jobs_of(work):
+            if leases.take(job.key) is None:
+                theirs.append(job)
+            elif self.is_done(job) and not (first and self.force and self.selected(job)):
+                leases.release(job.key)
+                self.done_elsewhere(job)
+            else:
+                mine.append(job)
+        return _as_work(work, mine), _as_work(work, theirs)
+
+    def done_elsewhere(self, job: Job) -> None:
+        self.report.skipped.append(job.label)
+        if self.progress is not None:
+            self.progress.finished(job.label)
+
+    def take(self, results: list[JobResult], jobs: list[Job], leases: LeaseKeeper) -> None:
         for result in results:
             if result.files:
                 self.pin(result)
@@ -193,6 +249,8 @@ class Driver:
             self.report.ran.append(result.label)
             if self.progress is not None:
                 self.progress.finished(result.label)
+        for job in jobs:
+            leases.release(job.key)
 
 
 def evaluation_batches(jobs: list[EvalJob]) -> list[EvalBatch]:
@@ -207,3 +265,12 @@ def evaluation_batches(jobs: list[EvalJob]) -> list[EvalBatch]:
 
 def _jobs_of(work: Work) -> list[Job]:
     return list(work.jobs) if isinstance(work, EvalBatch) else [work]
+
+
+def _as_work(work: Work, jobs: list[Job]) -> Work | None:
+    """``work`` narrowed to ``jobs`` (a batch keeps the ones given, in order); None when none are left."""
+    if not jobs:
+        return None
+    if isinstance(work, EvalBatch):
+        return EvalBatch(jobs=[job for job in jobs if isinstance(job, EvalJob)])
+    return work

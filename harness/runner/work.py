@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import signal
 import sys
 import time
@@ -32,12 +31,19 @@ from harness.catalogue.schema import ModelSpec, SplitRef, TaskSpec
 from harness.data.cache import FeatureCache, tokenizer_fingerprint
 from harness.data.loaders import RowSet, load_rows
 from harness.errors import HarnessError, LockMismatch
+from harness.fault_injection import kill_point, log_job
 from harness.kinds.registry import get_kind
 from harness.models.frozen_prefix import frozen_prefix_cache
 from harness.models.loading import attention_dropout_override, load_tokenizer
-from harness.models.lockfile import JOB_FILE, Lock, LockEntry, hash_folder
+from harness.models.lockfile import JOB_FILE, Lineage, Lock, LockEntry, write_pin
 from harness.models.sources import resolve_model
-from harness.results.atomic import atomic_publish_dir, atomic_write_json
+from harness.models.verify import verify_checkpoint
+from harness.results.atomic import (
+    atomic_publish_dir,
+    atomic_replace_dir,
+    atomic_write_json,
+    owned_build_dir,
+)
 from harness.results.schema import BaselineInfo, CheckpointInfo, LineageStep, Record, SplitInfo, TaskInfo
 from harness.results.store import ResultsStore
 from harness.runner.environment import code_version, hardware
@@ -164,9 +170,8 @@ class _Worker:
         folder = self.store.checkpoints_dir / key
         if not (folder / JOB_FILE).is_file():
             raise HarnessError(f"checkpoint {key[:12]} is not built yet", file=folder)
-        produced = Lock.load(self.store.root / "checkpoints.lock")
-        if key in produced.entries:
-            produced.verify(key, folder)
+        # against its lock entry, or its own pin file when the driver has not merged it yet
+        verify_checkpoint(Lock.load(self.store.root / "checkpoints.lock"), key, folder)
         return folder
 
     def rows(
@@ -563,10 +568,7 @@ class _Worker:
     ) -> JobResult:
         checkpoints = self.store.checkpoints_dir
         final = checkpoints / job.key
-        if final.exists():  # a --force rerun replaces it
-            shutil.rmtree(final)
-        build = checkpoints / f".build-{job.key[:16]}-{os.getpid()}"
-        shutil.rmtree(build, ignore_errors=True)
+        build = owned_build_dir(checkpoints, job.key[:16])
         # An intermediate checkpoint keeps only the encoder body: the target gets a fresh head.
         to_save = model.base_model if job.phase == "intermediate" else model
         to_save.save_pretrained(build, safe_serialization=True)
@@ -584,22 +586,25 @@ class _Worker:
                 "created": _now(),
             },
         )
-        files = hash_folder(build)
-        atomic_publish_dir(build, final)
         step = lineage[-1]
+        lineage_of_pin = Lineage(
+            parent=job.parent,
+            phase=job.phase,
+            task=job.task,
+            source_lang=step.get("source_lang"),
+            seed=job.seed,
+        )
+        # the pin travels inside the checkpoint: a kill after publishing leaves it for the next start-up
+        entry = write_pin(build, job.key, f"produced:{job.label}", lineage=lineage_of_pin)
+        kill_point("checkpoint-built", final)
+        if final.exists():  # --force (or a run that lost its lease): the old one goes only once this is whole
+            atomic_replace_dir(build, final)
+        else:
+            atomic_publish_dir(build, final)
+        kill_point("checkpoint-published", final)
+        log_job(job.key, job.label)
         return JobResult(
-            job.key,
-            job.label,
-            job.phase,
-            str(final),
-            files,
-            {
-                "parent": job.parent,
-                "phase": job.phase,
-                "task": job.task,
-                "source_lang": step.get("source_lang"),
-                "seed": job.seed,
-            },
+            job.key, job.label, job.phase, str(final), entry.files, asdict(lineage_of_pin)
         )
 
     # ---- evaluation ---------------------------------------------------------------------------
@@ -665,6 +670,7 @@ class _Worker:
         path = self.record_path(job)
         record = self.record(job, rows, scores, baseline, training, time.perf_counter() - started, path)
         self.store.write(record, (p.to_json() for p in preds), path)
+        log_job(job.key, job.label)
         note_finished()
         return JobResult(job.key, job.label, job.phase, str(path))
 
