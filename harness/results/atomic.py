@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from harness.fault_injection import kill_point
+
 
 def _fsync_dir(folder: Path) -> None:
     try:
@@ -30,6 +32,7 @@ def atomic_write_bytes(path: Path, data: bytes | bytearray) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        kill_point("temp-written", path)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -32,6 +32,7 @@ from harness.catalogue.schema import GridSpec, TaskSpec
 from harness.data.cache import TOKENIZER_FILES, FeatureCache, tokenizer_fingerprint
 from harness.data.loaders import RowSet, load_rows
 from harness.errors import HarnessError
+from harness.fault_injection import kill_point, log_job
 from harness.kinds.registry import get_kind
 from harness.models.frozen_prefix import frozen_prefix_cache
 from harness.models.loading import attention_dropout_override, load_tokenizer
@@ -234,6 +235,7 @@ class GridRunner:
         return self.report
 
     def _job_finished(self, job: Job) -> None:
+        log_job(job.key, job.label)
         self.report.ran.append(job.label)
         if self.progress is not None:
             self.progress.finished(job.label)
@@ -655,7 +657,9 @@ class GridRunner:
                 "created": _now(),
             },
         )
+        kill_point("checkpoint-built", final)
         atomic_publish_dir(build, final)
+        kill_point("checkpoint-published", final)
         step = self.plan.lineage[job.key][-1]
         self.produced.pin(
             job.key,
