@@ -1,0 +1,39 @@
+"""The reference for the kill/resume and two-driver tests: the tiny grid run once, uninterrupted."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from grid_runs import Store, start_run
+from store_digest import StoreDigest, finished_store_problems
+
+
+@dataclass(frozen=True)
+class GridReference:
+    tasks: Path  # every store of these tests uses this folder: its data paths are part of the job keys
+    store: Store
+    digest: StoreDigest
+    jobs: dict[str, str]  # key -> label of every job of the grid
+    work_s: float  # from the run beginning its jobs to its exit: where random kills are drawn
+
+
+@pytest.fixture(scope="session")
+def tiny_grid_reference(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> GridReference:
+    from tiny_fixtures import write_tiny_tasks
+
+    root = tmp_path_factory.mktemp("tiny-grid-reference")
+    tasks = write_tiny_tasks(root, tiny_model)
+    store = Store(root / "store")
+    run = start_run(tasks, store, name="reference")
+    assert run.wait_for_work(), run.describe()
+    began = time.perf_counter()
+    assert run.finish() == 0, run.describe()
+    work_s = time.perf_counter() - began
+    assert finished_store_problems(store.results, store.inputs_lock) == []
+    computed = store.computed()
+    jobs = dict(computed)
+    assert len(jobs) == len(computed) == 17, "the job log hook (HARNESS_TEST_JOB_LOG) must log every job once"
+    return GridReference(tasks, store, store.digest(), jobs, work_s)
