@@ -98,7 +98,9 @@ class GridRun:
         return f"{self.name} exited {self.process.returncode}:\n{self.output[-3000:]}"
 
 
-def start_run(tasks: Path, store: Store, *args: str, env: dict[str, str] | None = None, name: str = "run") -> GridRun:
+def start_run(
+    tasks: Path, store: Store, *args: str, env: dict[str, str] | None = None, name: str = "run"
+) -> GridRun:
     """Start ``harness run`` of the tiny grid on ``store``; its computed jobs go to a log of its own."""
     store.logs.mkdir(parents=True, exist_ok=True)
     stem = f"{time.time_ns()}-{name}"

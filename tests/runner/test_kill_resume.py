@@ -34,8 +34,8 @@ def assert_resumes_to_the_reference(reference, store: Store, *args: str) -> None
     final = run_to_end(reference.tasks, store, *args)
     assert final.process.returncode == 0, final.describe()
     assert finished_store_problems(store.results, store.inputs_lock) == []
-    differences = store.digest().differences(reference.digest)
-    assert differences == [], "the resumed store differs from the uninterrupted run's:\n" + "\n".join(differences)
+    differences = "\n".join(store.digest().differences(reference.digest))
+    assert differences == "", f"the resumed store differs from the uninterrupted run's:\n{differences}"
 
 
 def assert_no_job_computed_twice(reference, store: Store) -> None:
