@@ -139,3 +139,14 @@ def killed_at(tasks: Path, store: Store, spec: tuple[str, str], *args: str) -> G
     run.finish()
     assert run.process.returncode == -signal.SIGKILL, f"the hook {spec} never fired: {run.describe()}"
     return run
+
+
+@dataclass(frozen=True)
+class GridReference:
+    """The tiny grid run once, uninterrupted (the session fixture ``tiny_grid_reference``)."""
+
+    tasks: Path  # every store of these tests uses this folder: its data paths are part of the job keys
+    store: Store
+    digest: StoreDigest
+    jobs: dict[str, str]  # key -> label of every job of the grid
+    work_s: float  # from the run beginning its jobs to its exit: where random kills are drawn

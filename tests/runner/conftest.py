@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from grid_runs import Store, start_run
-from store_digest import StoreDigest, finished_store_problems
-
-
-@dataclass(frozen=True)
-class GridReference:
-    tasks: Path  # every store of these tests uses this folder: its data paths are part of the job keys
-    store: Store
-    digest: StoreDigest
-    jobs: dict[str, str]  # key -> label of every job of the grid
-    work_s: float  # from the run beginning its jobs to its exit: where random kills are drawn
+from grid_runs import GridReference, Store, start_run
+from store_digest import finished_store_problems
 
 
 @pytest.fixture(scope="session")

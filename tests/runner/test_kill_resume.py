@@ -9,9 +9,10 @@ import random
 import shutil
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
-from grid_runs import KILL_AT_ENV, Store, killed_at, run_to_end, start_run
+from grid_runs import KILL_AT_ENV, GridReference, Store, killed_at, run_to_end, start_run
 from store_digest import finished_store_problems, pin_problems
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ NAMED_INSTANTS = {
 }
 
 
-def assert_resumes_to_the_reference(reference, store: Store, *args: str) -> None:
+def assert_resumes_to_the_reference(reference: GridReference, store: Store, *args: str) -> None:
     final = run_to_end(reference.tasks, store, *args)
     assert final.process.returncode == 0, final.describe()
     assert finished_store_problems(store.results, store.inputs_lock) == []
@@ -38,7 +39,7 @@ def assert_resumes_to_the_reference(reference, store: Store, *args: str) -> None
     assert differences == "", f"the resumed store differs from the uninterrupted run's:\n{differences}"
 
 
-def assert_no_job_computed_twice(reference, store: Store) -> None:
+def assert_no_job_computed_twice(reference: GridReference, store: Store) -> None:
     counts = Counter(key for key, _label in store.computed())
     twice = sorted(f"{reference.jobs.get(key, key)} ({n}×)" for key, n in counts.items() if n > 1)
     assert twice == [], f"finished jobs computed again on resume: {twice}"
@@ -46,7 +47,9 @@ def assert_no_job_computed_twice(reference, store: Store) -> None:
 
 
 @pytest.mark.parametrize("seed", RANDOM_SEEDS)
-def test_killed_at_random_instants_resumes_to_the_uninterrupted_store(tiny_grid_reference, tmp_path, seed):
+def test_killed_at_random_instants_resumes_to_the_uninterrupted_store(
+    tiny_grid_reference: GridReference, tmp_path: Path, seed: int
+) -> None:
     reference = tiny_grid_reference
     rng = random.Random(seed)
     store = Store(tmp_path / "store")
@@ -67,7 +70,9 @@ def test_killed_at_random_instants_resumes_to_the_uninterrupted_store(tiny_grid_
 
 
 @pytest.mark.parametrize("instant", sorted(NAMED_INSTANTS))
-def test_killed_at_a_named_instant_resumes_to_the_uninterrupted_store(tiny_grid_reference, tmp_path, instant):
+def test_killed_at_a_named_instant_resumes_to_the_uninterrupted_store(
+    tiny_grid_reference: GridReference, tmp_path: Path, instant: str
+) -> None:
     reference = tiny_grid_reference
     store = Store(tmp_path / "store")
     killed_at(reference.tasks, store, (KILL_AT_ENV, NAMED_INSTANTS[instant]))
@@ -75,7 +80,9 @@ def test_killed_at_a_named_instant_resumes_to_the_uninterrupted_store(tiny_grid_
     assert_no_job_computed_twice(reference, store)
 
 
-def test_force_killed_mid_replace_keeps_a_usable_checkpoint(tiny_grid_reference, tmp_path):
+def test_force_killed_mid_replace_keeps_a_usable_checkpoint(
+    tiny_grid_reference: GridReference, tmp_path: Path
+) -> None:
     """``--force`` re-trains a checkpoint that exists: killed once the new one is built but before it
     replaces the old, the store still holds the old one, matching its pin; the same command completes."""
     reference = tiny_grid_reference
