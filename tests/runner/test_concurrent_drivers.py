@@ -20,7 +20,8 @@ def jobs_computed_twice(reference: GridReference, store: Store) -> list[str]:
 
 
 def assert_equals_the_reference(reference: GridReference, store: Store) -> None:
-    assert finished_store_problems(store.results, store.inputs_lock) == []
+    problems = "\n".join(finished_store_problems(store.results, store.inputs_lock))
+    assert problems == "", f"the store has problems:\n{problems}"
     differences = "\n".join(store.digest().differences(reference.digest))
     assert differences == "", f"the store differs from the uninterrupted run's:\n{differences}"
 
@@ -58,9 +59,9 @@ def test_two_drivers_with_different_only_lose_no_pin(
         if any(f"+{cond}/" in label for cond in ("mc-en", "mc-de")) and "evaluate:" not in label
     }
     assert len(trained) == 4  # an intermediate and a target checkpoint per condition
-    assert pin_problems(store.results) == []
+    problems = "\n".join(pin_problems(store.results) + lock_verify_problems(store.results, store.inputs_lock))
+    assert problems == "", f"after two runs with different --only:\n{problems}"
     assert set(store.digest().produced_lock) == trained
-    assert lock_verify_problems(store.results, store.inputs_lock) == []
     assert leftovers(store.results) == []
     assert jobs_computed_twice(reference, store) == []
 

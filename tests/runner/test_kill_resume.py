@@ -31,12 +31,15 @@ NAMED_INSTANTS = {
 }
 
 
-def assert_resumes_to_the_reference(reference: GridReference, store: Store, *args: str) -> None:
+def assert_resumes_to_the_reference(
+    reference: GridReference, store: Store, *args: str, kills: str = "the kill"
+) -> None:
     final = run_to_end(reference.tasks, store, *args)
     assert final.process.returncode == 0, final.describe()
-    assert finished_store_problems(store.results, store.inputs_lock) == []
+    problems = "\n".join(finished_store_problems(store.results, store.inputs_lock))
+    assert problems == "", f"after {kills} and a resume to the end:\n{problems}"
     differences = "\n".join(store.digest().differences(reference.digest))
-    assert differences == "", f"the resumed store differs from the uninterrupted run's:\n{differences}"
+    assert differences == "", f"after {kills}, the store differs from the uninterrupted run's:\n{differences}"
 
 
 def assert_no_job_computed_twice(reference: GridReference, store: Store) -> None:
@@ -65,7 +68,8 @@ def test_killed_at_random_instants_resumes_to_the_uninterrupted_store(
         assert run.finish() == 0, run.describe()  # it ended before its kill: the grid is complete
         break
     assert delays, f"no kill landed within {reference.work_s:.1f} s of work: the test proved nothing"
-    assert_resumes_to_the_reference(reference, store)
+    kills = f"kills {delays} s after the runs began their jobs (seed {seed})"
+    assert_resumes_to_the_reference(reference, store, kills=kills)
     assert_no_job_computed_twice(reference, store)
 
 
@@ -76,7 +80,7 @@ def test_killed_at_a_named_instant_resumes_to_the_uninterrupted_store(
     reference = tiny_grid_reference
     store = Store(tmp_path / "store")
     killed_at(reference.tasks, store, (KILL_AT_ENV, NAMED_INSTANTS[instant]))
-    assert_resumes_to_the_reference(reference, store)
+    assert_resumes_to_the_reference(reference, store, kills=f"a kill {instant} ({NAMED_INSTANTS[instant]})")
     assert_no_job_computed_twice(reference, store)
 
 
@@ -96,4 +100,4 @@ def test_force_killed_mid_replace_keeps_a_usable_checkpoint(
     assert (store.results / "checkpoints" / key).is_dir(), "--force removed the old checkpoint before the new"
     assert pin_problems(store.results) == []
 
-    assert_resumes_to_the_reference(reference, store, *only)
+    assert_resumes_to_the_reference(reference, store, *only, kills="a kill mid --force")
