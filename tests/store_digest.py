@@ -33,6 +33,8 @@ RUN_SPECIFIC = frozenset(
     }
 )
 PRODUCED_LOCK = "checkpoints.lock"
+# files that only exist to be flock'ed (results/lease.py, the lock's guard): they stay, empty, by design
+FLOCK_GUARDS = frozenset({".guard", "checkpoints.lock.lock", ".checkpoints.lock.lock"})
 STORE_PLACEHOLDER = "<results>"
 
 
@@ -135,10 +137,12 @@ def store_digest(results: Path, inputs_lock: Path) -> StoreDigest:
 
 def leftovers(results: Path) -> list[str]:
     """What a completed run must not leave behind: temp files, build and aside folders (hidden names)
-    and job leases (a ``leases`` folder's contents or ``*.lease`` files)."""
+    and job leases (a ``leases`` folder's contents or ``*.lease`` files); flock guard files may stay."""
     found = []
     for path in sorted(results.rglob("*")):
         relative = path.relative_to(results)
+        if path.name in FLOCK_GUARDS and path.is_file():
+            continue
         hidden = path.name.startswith(".")
         lease = path.suffix == ".lease" or ("leases" in relative.parts[:-1])
         if hidden or lease:
