@@ -7,6 +7,7 @@ A store is a folder holding ``results/`` and the ``checkpoints.lock`` its runs p
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from store_digest import StoreDigest, store_digest
 KILL_AT_ENV = "HARNESS_TEST_KILL_AT"  # harness/fault_injection.py
 JOB_LOG_ENV = "HARNESS_TEST_JOB_LOG"
 KILL_AFTER_JOBS_ENV = "HARNESS_TEST_KILL_AFTER_JOBS"  # harness/runner/execute.py
+# extra arguments for every run, e.g. "--executor local --workers 2": the same tests through another executor
+EXTRA_ARGS_ENV = "HARNESS_KILL_RUN_ARGS"
 RUN_TIMEOUT_S = 600
 POLL_S = 0.02
 
@@ -79,10 +82,13 @@ class GridRun:
         return False
 
     def kill(self) -> bool:
-        """SIGKILL the process if it still runs; True when the kill landed."""
+        """SIGKILL the run, workers included (its process group), if it still runs; True when it landed."""
         landed = self.process.poll() is None
         if landed:
-            self.process.send_signal(signal.SIGKILL)
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:  # it ended between the poll and the kill
+                landed = False
         self.finish()
         return landed
 
@@ -120,10 +126,13 @@ def start_run(
         "--tasks-dir",
         str(tasks),
         *args,
+        *shlex.split(os.environ.get(EXTRA_ARGS_ENV, "")),
     ]
     launched = time.time_ns()
     with output_file.open("wb") as output:  # a file, not a pipe: a pipe nobody reads would block the run
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=full_env)
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+        )
     return GridRun(process, store, launched, name, output_file)
 
 
