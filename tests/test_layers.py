@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
-BASE = {"errors", "resources", "cache_dir", "extras"}
+BASE = {"errors", "resources", "cache_dir", "extras", "fault_injection"}
 
 # package -> packages of harness it may import (besides itself); "pkg.module" allows one module only
 ALLOWED: dict[str, set[str]] = {
@@ -15,6 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "resources": set(),
     "cache_dir": set(),
     "extras": {"errors"},
+    "fault_injection": {"errors"},
     "demo": {"errors", "cache_dir", "extras", "results.atomic"},
     "catalogue": BASE | {"kinds", "data.split_checks", "scoring.xtreme"},
     "data": BASE | {"catalogue", "kinds", "models.lockfile", "results.atomic"},

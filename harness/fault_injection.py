@@ -1,0 +1,67 @@
+"""Test-only hooks: SIGKILL this process at a named instant, and log every job it computed.
+
+The kill and concurrency tests (tests/runner/test_kill_resume.py, test_concurrent_drivers.py) set these
+variables on the ``harness run`` processes they start; unset, every call here returns at once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import signal
+from typing import Final
+
+from harness.errors import HarnessError
+
+# "POINT", "POINT:N" or "POINT:N:GLOB": SIGKILL the N-th time POINT is reached (for a target path matching GLOB)
+KILL_AT_ENV: Final = "HARNESS_TEST_KILL_AT"
+JOB_LOG_ENV: Final = "HARNESS_TEST_JOB_LOG"  # a file: a line "KEY PID LABEL" per job this process computed
+
+KILL_POINTS: Final = {
+    "checkpoint-built": "a checkpoint's files are complete in its build folder, not yet published",
+    "checkpoint-published": "a checkpoint is in place, not yet (or while being) hashed and pinned",
+    "predictions-written": "an evaluation's predictions are on disk, its record not yet",
+    "temp-written": "an atomic write's temp file is complete and synced, not yet renamed over its target",
+}
+
+_reached: dict[str, int] = {}
+
+
+def _kill_spec() -> tuple[str, int, str] | None:
+    spec = os.environ.get(KILL_AT_ENV, "")
+    if not spec:
+        return None
+    point, _, rest = spec.partition(":")
+    count, _, pattern = rest.partition(":")
+    count = count or "1"
+    if point not in KILL_POINTS or not count.isdigit() or int(count) < 1:
+        raise HarnessError(
+            f"expected POINT, POINT:N or POINT:N:GLOB (N >= 1), got {spec!r}",
+            field=KILL_AT_ENV,
+            allowed=sorted(KILL_POINTS),
+        )
+    return point, int(count), pattern or "*"
+
+
+def kill_point(point: str, target: str | os.PathLike[str] = "") -> None:
+    """SIGKILL this process if ``HARNESS_TEST_KILL_AT`` names ``point`` (and a glob ``target`` matches)
+    and this is the N-th such arrival."""
+    spec = _kill_spec()
+    if spec is None or spec[0] != point or not fnmatch.fnmatch(os.fspath(target), spec[2]):
+        return
+    _reached[point] = _reached.get(point, 0) + 1
+    if _reached[point] == spec[1]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def log_job(key: str, label: str) -> None:
+    """Append one line for a job this process has just computed (the tests count jobs run twice)."""
+    path = os.environ.get(JOB_LOG_ENV)
+    if not path:
+        return
+    # one short O_APPEND write per line: lines of concurrent processes never interleave
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{key} {os.getpid()} {label}\n".encode())
+    finally:
+        os.close(fd)

@@ -1,0 +1,75 @@
+"""The test-only hooks the kill and two-driver tests steer ``harness run`` with (harness/fault_injection.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.fault_injection import JOB_LOG_ENV, KILL_AT_ENV, kill_point, log_job
+
+# reaches "temp-written" for a.json, b.lock, c.json, d.json, printing each arrival it survives
+ARRIVALS = """
+from harness.fault_injection import kill_point
+for name in ("a.json", "b.lock", "c.json", "d.json"):
+    kill_point("temp-written", "/store/" + name)
+    print(name, flush=True)
+"""
+
+
+def _arrivals(spec: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, KILL_AT_ENV: spec, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run(
+        [sys.executable, "-c", ARRIVALS], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "survived"),
+    [
+        ("temp-written", []),
+        ("temp-written:3", ["a.json", "b.lock"]),
+        ("temp-written:2:*.json", ["a.json", "b.lock"]),
+        ("temp-written:1:*/b.lock", ["a.json"]),
+    ],
+)
+def test_the_process_dies_at_the_nth_matching_arrival(spec: str, survived: list[str]) -> None:
+    done = _arrivals(spec)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout.split() == survived
+
+
+def test_another_point_or_no_match_never_kills() -> None:
+    for spec in ("checkpoint-built", "temp-written:1:*.csv", "temp-written:5"):
+        done = _arrivals(spec)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["a.json", "b.lock", "c.json", "d.json"]
+
+
+@pytest.mark.parametrize("spec", ["mid-save", "temp-written:0", "temp-written:x"])
+def test_a_bad_spec_names_the_variable_and_the_points(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    monkeypatch.setenv(KILL_AT_ENV, spec)
+    with pytest.raises(HarnessError) as caught:
+        kill_point("temp-written")
+    assert caught.value.field == KILL_AT_ENV
+    assert caught.value.allowed is not None and "checkpoint-published" in caught.value.allowed
+
+
+def test_the_job_log_gets_a_line_per_job(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    log = tmp_path / "jobs.log"
+    monkeypatch.setenv(JOB_LOG_ENV, str(log))
+    log_job("k1", "tiny-bert+none/seed1 target:tiny_cls")
+    log_job("k2", "tiny-bert+none/seed1 evaluate:tiny_cls/test/en")
+    lines = [line.split(" ", 2) for line in log.read_text().splitlines()]
+    assert lines == [
+        ["k1", str(os.getpid()), "tiny-bert+none/seed1 target:tiny_cls"],
+        ["k2", str(os.getpid()), "tiny-bert+none/seed1 evaluate:tiny_cls/test/en"],
+    ]
+    monkeypatch.delenv(JOB_LOG_ENV)
+    log_job("k3", "not logged")
+    assert len(log.read_text().splitlines()) == 2
