@@ -244,3 +244,17 @@ def _create_exclusive(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+
+
+def clear_stale_leases(root: Path, *, timeout_s: float = TIMEOUT_S) -> list[str]:
+    """Remove the leases whose owners are gone (a killed run's); live owners' stay. Returns their keys."""
+    folder = root / LEASE_DIR
+    if not folder.is_dir():
+        return []
+    cleared = []
+    for path in sorted(folder.glob("*.lease")):
+        lease = acquire(root, path.name.removesuffix(".lease"), timeout_s=timeout_s)
+        if lease is not None:  # it was stale (or just released): now ours, and gone
+            lease.release()
+            cleared.append(lease.job_key)
+    return cleared

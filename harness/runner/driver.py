@@ -22,7 +22,7 @@ from typing import Protocol
 
 from harness.models.lockfile import JOB_FILE, Lock
 from harness.models.publish import recover_store
-from harness.results.lease import LeaseKeeper
+from harness.results.lease import LeaseKeeper, clear_stale_leases
 from harness.results.store import ResultsStore
 from harness.runner.execute import check_only, label_selected
 from harness.runner.jobs import EvalBatch, EvalJob, Job
@@ -185,6 +185,7 @@ class Driver:
             else Lock.load(self.store.root / PRODUCED_LOCK)
         )
         repair = recover_store(self.store.root, lock)
+        clear_stale_leases(self.store.root)
         for key in repair.repaired:
             log.info("pinned %s from its pin file (a run was stopped before it pinned it)", key[:12])
         for key, why in repair.refused.items():
