@@ -12,7 +12,6 @@ import fnmatch
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -47,7 +46,7 @@ from harness.runner.plan import Job, Plan, eval_limit, hyperparameters
 from harness.runner.precision import check_precision
 from harness.runner.progress import JobProgress
 from harness.training.dev_split import DevSplit, declared_dev, held_out_dev
-from harness.training.finetune import finetune
+from harness.training.finetune import finetune, planned_steps
 from harness.training.learning import (
     DevScorer,
     dev_scorer,
@@ -499,9 +498,7 @@ class GridRunner:
         matched = cond.matched_with or any(c.matched_with == cond.name for c in self.plan.grid.intermediate)
         if not (matched and cond.size) or hp.max_steps or n_features == n_rows:
             return hp
-        return hp.model_copy(
-            update={"max_steps": math.ceil(hp.epochs * math.ceil(cond.size / hp.batch_size))}
-        )
+        return hp.model_copy(update={"max_steps": planned_steps(cond.size, hp)})
 
     def train_mixture_job(self, job: Job) -> None:
         """One shared body trained on every task of a multi-task condition (harness.training.multitask)."""

@@ -28,6 +28,7 @@ from harness.errors import HarnessError
 from harness.kinds.registry import kind_info
 from harness.models.lockfile import Lock, folder_digest
 from harness.runner.leakage import LeakageReport, check_leakage
+from harness.runner.precision import with_resolved_precision
 
 Phase = Literal["intermediate", "target", "evaluate"]
 
@@ -105,6 +106,7 @@ def base_key(model: ModelSpec, lock: Lock) -> str:
 
 
 def expand(grid: GridSpec, grid_path: Path, catalogue: Catalogue, lock: Lock) -> Plan:
+    grid = with_resolved_precision(grid, grid_path)  # "auto" never reaches a job, a key or a record
     jobs: dict[str, Job] = {}
     lineage: dict[str, list[dict[str, Any]]] = {}
     base_keys: dict[str, str] = {}
