@@ -233,3 +233,15 @@ def test_bf16_evaluation_agrees_with_fp32_on_at_least_99_percent_of_argmaxes(
     assert sum(p == gold for p, gold in zip(predicted["fp32"], rows["label"], strict=True)) / len(rows) > 0.9
     with pytest.raises(ValueError, match="not resolved"):
         CLASSIFICATION.predict(model, features, rows, TASK, tokenizer, 32, "auto")
+
+
+def test_the_estimate_counts_accumulated_batches_under_max_steps() -> None:
+    from harness.runner.estimate import _tokens
+
+    hp = Hyperparameters(batch_size=8, max_length=32, max_steps=10)
+    assert _tokens(1000, hp, TASK) == 10 * 8 * 32
+    assert _tokens(1000, hp.model_copy(update={"gradient_accumulation_steps": 4}), TASK) == 10 * 8 * 4 * 32
+    epochs = Hyperparameters(batch_size=8, max_length=32, epochs=2)  # by epochs: every example, GA or not
+    assert _tokens(100, epochs, TASK) == _tokens(
+        100, epochs.model_copy(update={"gradient_accumulation_steps": 4}), TASK
+    )
