@@ -19,7 +19,14 @@ Timed runs alternate between the paths (ours, pipeline, ours, ...) so that load 
 falls on both; with ``--repeat N`` the median run is reported, with the per-round ratio.
 
     HF_HUB_OFFLINE=1 python benchmarks/eval_throughput.py [--workloads sib200 pawsx xnli]
-        [--per-language N] [--languages en de] [--repeat 3] [--threads 1] [--workers N] [--bf16] [--json]
+        [--per-language N] [--languages en de] [--repeat 3] [--threads 1] [--workers N]
+        [--precision auto|bf16|fp16] [--json]
+
+``--precision P`` also times our path in P as a grid would run it: ``auto`` is resolved for this machine
+(``harness.runner.precision``: bf16 on a GPU or a CPU with native bf16, else fp32) and the report gives
+pipeline / ours-fp32 / ours-P throughput and ours-P's argmax agreement with ours-fp32. ``bf16`` is timed
+even where a grid would refuse it (emulated bf16: how much slower it is, is the point); ``--bf16`` is
+``--precision bf16``. When P resolves to fp32 the fp32 runs are reported for it (nothing runs twice).
 
 Our path runs its batches on ``--workers`` threads (``$HARNESS_EVAL_WORKERS``; default: torch's thread
 count), each op single-threaded, as ``harness.kinds.base.batched_forward`` does in the runner.
@@ -40,7 +47,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import datasets
 import torch
@@ -48,12 +55,13 @@ import transformers
 from transformers import pipeline
 
 from harness.catalogue.loader import Catalogue
-from harness.catalogue.schema import TaskSpec
+from harness.catalogue.schema import RequestedPrecision, TaskSpec
 from harness.data import loaders
 from harness.extras import materialize_embedded
 from harness.kinds.base import WORKERS_ENV, eval_workers
 from harness.kinds.classification import KIND
 from harness.models.loading import load_tokenizer
+from harness.runner.precision import Device, resolve_precision, this_device
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -106,6 +114,28 @@ class Figures:
     """Token positions the model computed: rows × longest row, summed over batches."""
     tokenise_seconds: float | None
     """Of ``seconds``, the time spent in ``KIND.features`` (ours only)."""
+
+
+@dataclass(frozen=True)
+class Extra:
+    """The extra precision our path is timed in: as asked, and as resolved for this machine."""
+
+    requested: str
+    resolved: str
+
+    @property
+    def name(self) -> str:
+        return f"ours_{self.requested}"
+
+
+def describe(device: Device) -> str:
+    if device.cuda:
+        return f"CUDA ({'native' if device.cuda_bf16 else 'no'} bf16)"
+    flags = device.cpu_flags
+    shown = sorted((flags or set()) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "bf16"})
+    return (
+        f"CPU, flags {' '.join(shown) or 'unknown'}: {'native' if device.native_bf16 else 'no native'} bf16"
+    )
 
 
 # --------------------------------------------------------------------------- setup
@@ -283,7 +313,7 @@ def benchmark_workload(
     languages: Sequence[str] | None,
     per_language: int | None,
     repeat: int,
-    bf16: bool,
+    extra: Extra | None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     task, by_language = load_task(workload, folder, languages, per_language)
@@ -295,9 +325,9 @@ def benchmark_workload(
     classifier = make_pipeline(model, tokenizer)
     counter = PositionCounter(model)
 
-    precisions = ["fp32", "bf16"] if bf16 else ["fp32"]
+    timed_extra = extra is not None and extra.resolved != "fp32"
     warm = [parts[0].select(range(min(WARMUP_ROWS, len(parts[0]))))]
-    for precision in precisions:
+    for precision in ["fp32", *([extra.resolved] if extra and timed_extra else [])]:
         run_ours(model, tokenizer, task, warm, precision)
     run_pipeline(classifier, task, inputs[:WARMUP_ROWS])
 
@@ -305,9 +335,12 @@ def benchmark_workload(
         "ours": lambda: run_ours(model, tokenizer, task, parts, "fp32"),
         "pipeline": lambda: run_pipeline(classifier, task, inputs),
     }
-    if bf16:
-        paths["ours_bf16"] = lambda: run_ours(model, tokenizer, task, parts, "bf16")
+    if extra is not None and timed_extra:
+        resolved = extra.resolved
+        paths[extra.name] = lambda: run_ours(model, tokenizer, task, parts, resolved)
     runs = alternate(paths, repeat, counter)
+    if extra is not None and not timed_extra:
+        runs[extra.name] = runs["ours"]
     figures = {name: summarise(r, examples, tokens) for name, r in runs.items()}
     report: dict[str, Any] = {
         "workload": workload.name,
@@ -323,11 +356,17 @@ def benchmark_workload(
         "agreement": agreement(runs["ours"][-1].predicted, runs["pipeline"][-1].predicted),
         **{name: asdict(f) for name, f in figures.items()},
     }
-    if bf16:
-        report["bf16_ratio_to_fp32"] = figures["ours_bf16"].examples_per_s / figures["ours"].examples_per_s
-        report["bf16_agreement_with_fp32"] = agreement(
-            runs["ours_bf16"][-1].predicted, runs["ours"][-1].predicted
-        )
+    if extra is not None:
+        mixed = figures[extra.name]
+        report["precision"] = {
+            "requested": extra.requested,
+            "resolved": extra.resolved,
+            "timed": timed_extra,
+            "ratio_to_pipeline": mixed.examples_per_s / figures["pipeline"].examples_per_s,
+            "ratio_to_fp32": mixed.examples_per_s / figures["ours"].examples_per_s,
+            "ratio_to_pipeline_per_round": paired_ratios(runs["pipeline"], runs[extra.name]),
+            "agreement_with_fp32": agreement(runs[extra.name][-1].predicted, runs["ours"][-1].predicted),
+        }
     report["peak_rss_mib"] = peak_rss_mib()
     report["wall_s"] = time.perf_counter() - started
     return report
@@ -338,7 +377,7 @@ def benchmark(
     languages: Sequence[str] | None,
     per_language: int | None,
     repeat: int,
-    bf16: bool,
+    extra: Extra | None,
 ) -> dict[str, Any]:
     wall_start = time.perf_counter()
     load_start = os.getloadavg()[0]
@@ -352,7 +391,9 @@ def benchmark(
             where = "$HARNESS_DATA_DIR or " + str(SHARED_DATA) if workload.shared else str(REPO_ROOT / "data")
             skipped[name] = f"data absent: no {workload.probe} under {where}"
             continue
-        results.append(benchmark_workload(workload, folder, tokenizer, languages, per_language, repeat, bf16))
+        results.append(
+            benchmark_workload(workload, folder, tokenizer, languages, per_language, repeat, extra)
+        )
     return {
         "workloads": results,
         "skipped": skipped,
@@ -367,6 +408,7 @@ def benchmark(
             "cpus": os.cpu_count(),
             "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
             "python": platform.python_version(),
+            "device": describe(this_device()),
         },
     }
 
@@ -384,14 +426,18 @@ def print_table(report: dict[str, Any]) -> None:
             f"{pipe['examples_per_s']:>10.1f}{ours['padded_tokens']:>10}{pipe['padded_tokens']:>10}"
             f"{w['ratio']:>6.2f}x{100 * w['agreement']:>6.1f}%{w['peak_rss_mib']:>8.0f}  {w['ratio_per_round']}"
         )
-        if "bf16_ratio_to_fp32" in w:
+        if "precision" in w:
+            p = w["precision"]
+            note = "" if p["timed"] else " (= the fp32 runs: nothing else to time)"
             print(
-                f"{'':<9}ours bf16: {w['bf16_ratio_to_fp32']:.2f}x of fp32, argmax agreement with fp32 "
-                f"{100 * w['bf16_agreement_with_fp32']:.2f}%"
+                f"{'':<9}ours {p['requested']} = {p['resolved']}{note}: {p['ratio_to_pipeline']:.2f}x of "
+                f"the pipeline {p['ratio_to_pipeline_per_round']}, {p['ratio_to_fp32']:.2f}x of ours fp32, "
+                f"argmax agreement with fp32 {100 * p['agreement_with_fp32']:.2f}%"
             )
     for name, reason in report["skipped"].items():
         print(f"{name:<9}skipped: {reason}")
     env = report["environment"]
+    print(f"device: {env['device']}")
     print(
         f"ratio = ours examples/s over the pipeline's (median run); pos. = token positions computed. "
         f"wall {report['wall_s']:.0f} s; threads {env['threads']} of {env['cpus']} CPUs, "
@@ -416,7 +462,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "300 for pawsx, 140 for xnli: at least 2,000 examples each)"
     )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per path; the median is reported")
-    parser.add_argument("--bf16", action="store_true", help="also time our path with precision=bf16")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp16"],
+        help="also time our path in this precision (auto: resolved for this machine as a grid would be)",
+    )
+    parser.add_argument("--bf16", action="store_true", help="the same as --precision bf16")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument(
         "--threads", type=int, help="torch intra-op threads for both paths (default: torch's choice)"
@@ -434,7 +485,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     if args.workers:
         os.environ[WORKERS_ENV] = str(args.workers)
-    report = benchmark(args.workloads, args.languages, args.per_language, args.repeat, args.bf16)
+    requested = "bf16" if args.bf16 else args.precision
+    extra = None
+    if requested:
+        asked = cast(RequestedPrecision, requested)
+        resolved = "bf16" if asked == "bf16" else resolve_precision(asked, this_device())
+        extra = Extra(requested, resolved)
+    report = benchmark(args.workloads, args.languages, args.per_language, args.repeat, extra)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -20,7 +20,11 @@ gold); they differ where the two decoders do (windows, n-best vs exhaustive sear
 per-window probability product).
 
     HF_HUB_OFFLINE=1 python benchmarks/qa_throughput.py [--languages en de] [--per-language 100]
-        [--repeat 1] [--threads N] [--workers N] [--profile] [--json]
+        [--repeat 1] [--threads N] [--workers N] [--precision auto|bf16|fp16] [--profile] [--json]
+
+``--precision P`` also times our path in P (``auto`` resolved for this machine as a grid's would be:
+bf16 on a GPU or a CPU with native bf16, else fp32) and reports its speed against the pipeline and
+against ours in fp32, with the EM/F1 of its answers taking ours-fp32's as gold.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from harness.extras import materialize_embedded  # noqa: E402
 from harness.kinds.base import WORKERS_ENV, eval_workers  # noqa: E402
 from harness.kinds.extractive_qa import KIND  # noqa: E402
 from harness.models.loading import load_tokenizer  # noqa: E402
+from harness.runner.precision import resolve_precision, this_device  # noqa: E402
 from harness.scoring.qa import normalizer_for  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -87,14 +92,18 @@ def load_task(languages: Sequence[str], per_language: int) -> tuple[TaskSpec, di
 
 
 def run_ours(
-    model: torch.nn.Module, tokenizer: Any, task: TaskSpec, by_language: dict[str, datasets.Dataset]
+    model: torch.nn.Module,
+    tokenizer: Any,
+    task: TaskSpec,
+    by_language: dict[str, datasets.Dataset],
+    precision: str = "fp32",
 ) -> tuple[list[str], float]:
     answers: list[str] = []
     start = time.perf_counter()
     for lang, rows in by_language.items():
         features = KIND.features(rows, tokenizer, task, max_length=MAX_LENGTH)
         predictions = KIND.predict(
-            model, features, rows, task, tokenizer, batch_size=OUR_BATCH, precision="fp32", language=lang
+            model, features, rows, task, tokenizer, batch_size=OUR_BATCH, precision=precision, language=lang
         )
         answers.extend(str(p.prediction) for p in predictions)
     return answers, time.perf_counter() - start
@@ -145,7 +154,9 @@ def profile_ours(call: Callable[[], Any], top: int = 25) -> str:
     return out.getvalue()
 
 
-def benchmark(languages: Sequence[str], per_language: int, repeat: int, profile: bool) -> dict[str, Any]:
+def benchmark(
+    languages: Sequence[str], per_language: int, repeat: int, profile: bool, precision: str = "fp32"
+) -> dict[str, Any]:
     wall_start = time.perf_counter()
     load_start = os.getloadavg()[0]
     task, by_language = load_task(languages, per_language)
@@ -163,9 +174,13 @@ def benchmark(languages: Sequence[str], per_language: int, repeat: int, profile:
 
     warm = {lang: rows.select(range(min(8, len(rows)))) for lang, rows in list(by_language.items())[:1]}
     run_ours(model, tokenizer, task, warm)
+    mixed = precision != "fp32"
+    if mixed:
+        run_ours(model, tokenizer, task, warm, precision)
     run_pipeline(qa, questions[:8])
 
-    ours_s, pipe_s, per_round = [], [], []
+    ours_s, pipe_s, per_round, mixed_s = [], [], [], []
+    mixed_answers: list[str] = []
     positions: dict[str, int] = {}
     for _ in range(repeat):
         before = counter.positions
@@ -177,6 +192,9 @@ def benchmark(languages: Sequence[str], per_language: int, repeat: int, profile:
         positions["pipeline"] = counter.positions - before
         pipe_s.append(seconds)
         per_round.append(round(pipe_s[-1] / ours_s[-1], 3))
+        if mixed:
+            mixed_answers, seconds = run_ours(model, tokenizer, task, by_language, precision)
+            mixed_s.append(seconds)
     ours_med, pipe_med = statistics.median(ours_s), statistics.median(pipe_s)
     report: dict[str, Any] = {
         "task": TASK,
@@ -193,6 +211,17 @@ def benchmark(languages: Sequence[str], per_language: int, repeat: int, profile:
         "gold_pipeline": gold_scores(theirs, by_language),
         "peak_rss_after_setup_mib": rss_after_setup,
     }
+    if mixed:
+        mixed_med = statistics.median(mixed_s)
+        report["precision"] = {
+            "resolved": precision,
+            "seconds": mixed_med,
+            "runs": mixed_s,
+            "ratio_to_pipeline": pipe_med / mixed_med,
+            "ratio_to_fp32": ours_med / mixed_med,
+            "answers_vs_fp32": agreement(mixed_answers, ours),
+            "gold": gold_scores(mixed_answers, by_language),
+        }
     if profile:
         report["profile_ours"] = profile_ours(lambda: run_ours(model, tokenizer, task, by_language))
     report["peak_rss_mib"] = peak_rss_mib()
@@ -223,6 +252,13 @@ def print_table(report: dict[str, Any]) -> None:
             f"{name:<28}{f['seconds']:>9.2f}{f['questions_per_s']:>13.1f}{report['token_positions'][key]:>17}"
         )
     print(f"ratio (pipeline s / ours s): {report['ratio']:.2f}x   per round: {report['ratio_per_round']}")
+    if "precision" in report:
+        p = report["precision"]
+        print(
+            f"ours {p['resolved']}: {p['seconds']:.2f} s, {p['ratio_to_pipeline']:.2f}x of the pipeline, "
+            f"{p['ratio_to_fp32']:.2f}x of ours fp32; answers vs ours fp32 as gold: "
+            f"EM {p['answers_vs_fp32']['exact_match']:.1f}  F1 {p['answers_vs_fp32']['f1']:.1f}"
+        )
     agree = report["answers_ours_vs_pipeline"]
     print(f"answers, ours vs pipeline as gold: EM {agree['exact_match']:.1f}  F1 {agree['f1']:.1f}")
     for key in ("gold_ours", "gold_pipeline"):
@@ -249,6 +285,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"batches of windows our path runs at once (sets ${WORKERS_ENV}; default: the thread count)",
     )
     parser.add_argument("--profile", action="store_true", help="also cProfile one pass of our path")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp16"],
+        help="also time our path in this precision (auto: resolved for this machine as a grid would be)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     from transformers.pipelines import SUPPORTED_TASKS
@@ -272,7 +313,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if args.workers:
         os.environ[WORKERS_ENV] = str(args.workers)
-    report = benchmark(args.languages, args.per_language, args.repeat, args.profile)
+    precision = "fp32"
+    if args.precision == "bf16":
+        precision = "bf16"  # timed even where a grid would refuse it: the emulation's cost is the figure
+    elif args.precision:
+        precision = resolve_precision(args.precision, this_device())
+        print(f"--precision {args.precision} is {precision} on this machine")
+    report = benchmark(args.languages, args.per_language, args.repeat, args.profile, precision)
     print(json.dumps(report, indent=2) if args.json else "", end="\n" if args.json else "")
     if not args.json:
         print_table(report)

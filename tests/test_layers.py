@@ -20,7 +20,16 @@ ALLOWED: dict[str, set[str]] = {
     "catalogue": BASE | {"kinds", "data.split_checks", "scoring.xtreme"},
     "data": BASE | {"catalogue", "kinds", "models.lockfile", "results.atomic"},
     "models": BASE | {"catalogue", "data.cache", "results.atomic", "results.reading", "training.freezing"},
-    "kinds": BASE | {"catalogue", "data", "models.loading", "scoring.bucc", "scoring.qa", "scoring.tagging"},
+    "kinds": BASE
+    | {
+        "catalogue",
+        "data",
+        "models.loading",
+        "models.precision",
+        "scoring.bucc",
+        "scoring.qa",
+        "scoring.tagging",
+    },
     "training": BASE | {"catalogue", "data", "models", "scoring.bootstrap", "scoring.example_stats"},
     "results": BASE | {"scoring.derived", "scoring.example_stats"},
     "scoring": BASE | {"catalogue", "kinds", "results", "report.contrast"},

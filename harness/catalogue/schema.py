@@ -5,12 +5,25 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from typing_extensions import TypedDict
 
 from harness.catalogue.languages import is_known_language
 from harness.catalogue.names import SafeName
 from harness.catalogue.protocol import Protocol, protocol_name, xtreme_deviations
+
+# what a grid asks for; "auto" is resolved at plan time (harness.runner.precision) and never reaches a job
+RequestedPrecision = Literal["auto", "bf16", "fp16", "fp32"]
+Precision = Literal["bf16", "fp16", "fp32"]
 
 DatasetFormat = Literal[
     "hub", "tsv", "csv", "jsonl", "squad_json", "conllu", "conll_tags", "builtin", "parallel_text", "bucc"
@@ -177,6 +190,25 @@ class Hyperparameters(Strict):
     cache_frozen_layers: bool = True
     # attention-probability dropout while training (null: the checkpoint's config); 0 is a CPU lever
     attention_dropout: float | None = Field(default=None, ge=0, lt=1)
+    # the resolved training precision: set by the planner from the grid's ``precision``, never in YAML
+    precision: Precision = "fp32"
+    # the effective batch is batch_size x gradient_accumulation_steps
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+
+    @model_serializer(mode="wrap")
+    def _key_stable(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Fields added after stores existed are left out of the dump at their defaults: the dump is
+        hashed into job keys, and those of earlier checkpoints and records must not move."""
+        data: dict[str, Any] = handler(self)
+        for name, default in KEY_STABLE_DEFAULTS.items():
+            if name in data and data[name] == default:
+                del data[name]
+        return data
+
+
+KEY_STABLE_DEFAULTS: dict[str, Any] = {"precision": "fp32", "gradient_accumulation_steps": 1}
+# set only through the grid's top-level ``precision`` (one place, resolved per machine at plan time)
+NOT_OVERRIDABLE = frozenset({"precision"})
 
 
 def _annotated_args(annotation: Any, metadata: list[Any]) -> tuple[Any, ...]:
@@ -189,6 +221,7 @@ def _overrides_type() -> type:
     fields = {
         name: Annotated[_annotated_args(info.annotation, info.metadata)] if info.metadata else info.annotation
         for name, info in Hyperparameters.model_fields.items()
+        if name not in NOT_OVERRIDABLE
     }
     # fields built at run time from Hyperparameters: a TypedDict no type checker can see (mypy wants a
     # literal), configured through the attribute pydantic reads on TypedDicts (typing does not declare it)
@@ -228,6 +261,15 @@ class TaskSpec(Strict):
     main_metric: str | None = None
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _precision_is_a_grid_setting(cls, value: Hyperparameters) -> Hyperparameters:
+        if "precision" in value.model_fields_set:
+            raise ValueError(
+                "precision: set it on the grid (precision: auto, bf16, fp16 or fp32), not in a task"
+            )
+        return value
 
     @field_validator("languages")
     @classmethod
@@ -483,7 +525,8 @@ class GridSpec(Strict):
     training: HyperparameterOverrides = Field(default_factory=dict)
     intermediate_training: HyperparameterOverrides = Field(default_factory=dict)
     selection: Literal["english_dev", "last"] = "english_dev"
-    precision: Literal["fp32", "bf16"] = "fp32"
+    # training and evaluation; auto: bf16 where the device runs it natively, else fp32 (runner.precision)
+    precision: RequestedPrecision = "fp32"
     eval_limit: int | None = Field(default=None, ge=1)
     # overlaps between training/selection data and scored splits that the grid accepts (rows are then
     # badged "not zero-shot"); without an entry, the leakage check refuses the plan

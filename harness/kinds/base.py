@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, cast
 
@@ -23,6 +23,8 @@ from transformers import DataCollatorWithPadding
 
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
+from harness.models.precision import autocast as precision_autocast
+from harness.models.precision import require_resolved
 
 
 @dataclass
@@ -169,10 +171,11 @@ class TaskKind:
         return self.trivial(BaselineInputs(train_rows, eval_rows, task, language))
 
 
-def autocast(precision: str) -> Any:
-    if precision == "bf16":
-        return torch.autocast("cuda" if torch.cuda.is_available() else "cpu", dtype=torch.bfloat16)
-    return nullcontext()
+def autocast(precision: str, device_type: str | None = None) -> Any:
+    """The resolved precision's autocast on ``device_type`` (default: CUDA when there is one, else CPU)."""
+    if device_type is None:
+        device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    return precision_autocast(precision, device_type)
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -269,6 +272,7 @@ def batched_forward(
     The batches and their contents are the same either way; only float summation order inside BLAS
     may differ. ``progress`` is called from the calling thread, once per batch, with its row count.
     """
+    require_resolved(precision)  # before any batch: "auto" here is a planner bug
     model.eval()
     device = model_device(model)
     lengths = features[length_column]
@@ -280,7 +284,7 @@ def batched_forward(
 
     def run(batch_indices: list[int]) -> np.ndarray:
         # inference_mode and autocast are per-thread state: each worker enters its own.
-        with torch.inference_mode(), autocast(precision):
+        with torch.inference_mode(), autocast(precision, device.type):
             batch = collate([rows[i] for i in batch_indices])
             batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
             return forward(model, batch).float().cpu().numpy()

@@ -23,7 +23,15 @@ from transformers import AutoModelForMaskedLM
 
 from harness.catalogue.schema import TaskSpec
 from harness.errors import HarnessError
-from harness.kinds.base import Baseline, BaselineInputs, Collate, PredictInputs, Prediction, TaskKind
+from harness.kinds.base import (
+    Baseline,
+    BaselineInputs,
+    Collate,
+    PredictInputs,
+    Prediction,
+    TaskKind,
+    autocast,
+)
 from harness.kinds.params import MaskedLMParams
 from harness.kinds.registry import kind_params
 from harness.models.loading import from_pretrained
@@ -125,7 +133,7 @@ class MaskedLM(TaskKind):
         model.eval()
         items = inputs.features.select_columns(["input_ids", "special_tokens_mask"]).to_list()
         out: list[tuple[list[int], list[int]]] = []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(precision, inputs.device.type):
             for start in range(0, len(items), batch_size):
                 chunk = items[start : start + batch_size]
                 ids_of = inputs.rows["id"][start : start + batch_size]

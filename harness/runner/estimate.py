@@ -3,7 +3,7 @@
 Trained tokens per job = training examples × epochs × max_length × sequences per example (a
 multiple-choice example is one sequence per choice; an extractive-QA example is counted as one window)
 — an upper bound, since batches are padded only to their longest row. With ``max_steps`` it is
-steps × batch size × max_length × sequences. Forward + backward cost ≈ 6 × N FLOPs per trained token,
+steps × batch size × gradient accumulation steps × max_length × sequences. Forward + backward cost ≈ 6 × N FLOPs per trained token,
 N = the encoder's non-embedding parameters (Kaplan et al. 2020; the embedding lookup is nearly free),
 and GPU-hours = FLOPs / the assumed sustained throughput below. Evaluation (forward only, ≈ 2 × N per
 token, typically a few per cent of training) is counted in jobs, not in hours.
@@ -126,7 +126,7 @@ def train_examples(task: TaskSpec, lang: str, size: int | None, task_dir: Path) 
 def _tokens(n: int, hp: Hyperparameters, task: TaskSpec) -> int:
     per_example = hp.max_length * _sequences(task)
     if hp.max_steps:
-        return hp.max_steps * hp.batch_size * per_example
+        return hp.max_steps * hp.batch_size * hp.gradient_accumulation_steps * per_example
     return int(math.ceil(n * hp.epochs)) * per_example
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +30,8 @@ from harness.kinds.registry import kind_info
 from harness.models.lockfile import Lock
 from harness.runner.jobs import BaseModelRef, ConditionInfo, EvalJob, Job, TaskRef, TrainJob
 from harness.runner.leakage import LeakageReport, check_leakage
+from harness.runner.precision import with_resolved_precision
+from harness.training.steps import planned_steps
 
 Phase = Literal["intermediate", "target", "evaluate"]
 
@@ -102,7 +103,7 @@ def matched_max_steps(grid: GridSpec, cond: IntermediateSpec, hp: Hyperparameter
     matched = cond.matched_with or any(c.matched_with == cond.name for c in grid.intermediate)
     if not (matched and cond.size) or hp.max_steps:
         return hp
-    return hp.model_copy(update={"max_steps": math.ceil(hp.epochs * math.ceil(cond.size / hp.batch_size))})
+    return hp.model_copy(update={"max_steps": planned_steps(cond.size, hp)})
 
 
 def expand(
@@ -115,6 +116,7 @@ def expand(
 ) -> Plan:
     """The grid's jobs in phase order. ``record_names`` maps a model name to the checkpoint name its
     records carry (an outside checkpoint keeps its own name); by default it is model+condition."""
+    grid = with_resolved_precision(grid, grid_path)  # "auto" never reaches a job, a key or a record
     jobs: dict[str, Job] = {}
     lineage: dict[str, list[dict[str, Any]]] = {}
     base_keys: dict[str, str] = {}

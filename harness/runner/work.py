@@ -603,9 +603,7 @@ class _Worker:
             atomic_publish_dir(build, final)
         kill_point("checkpoint-published", final)
         log_job(job.key, job.label)
-        return JobResult(
-            job.key, job.label, job.phase, str(final), entry.files, asdict(lineage_of_pin)
-        )
+        return JobResult(job.key, job.label, job.phase, str(final), entry.files, asdict(lineage_of_pin))
 
     # ---- evaluation ---------------------------------------------------------------------------
     def record_path(self, job: EvalJob) -> Path:

@@ -23,6 +23,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 
 from harness.catalogue.schema import Hyperparameters
 from harness.models.frozen_prefix import frozen_prefix_cache
+from harness.models.precision import require_resolved
 from harness.training.freezing import apply_freezing
 from harness.training.learning import (
     DevScore,
@@ -32,6 +33,7 @@ from harness.training.learning import (
     logging_interval,
     selection_reason,
 )
+from harness.training.steps import planned_steps
 
 log = logging.getLogger("harness.training")
 
@@ -100,8 +102,11 @@ def _version_specific(hp: Hyperparameters) -> dict[str, Any]:
     return out
 
 
-def planned_steps(n_features: int, hp: Hyperparameters) -> int:
-    return hp.max_steps or max(1, math.ceil(n_features / hp.batch_size) * math.ceil(hp.epochs))
+def check_training_precision(precision: str, cuda: bool) -> None:
+    """A resolved precision this device trains in (the planner has refused the rest: a bug otherwise)."""
+    require_resolved(precision)
+    if precision == "fp16" and not cuda:
+        raise ValueError("fp16 training needs CUDA; the planner refuses it without a GPU")
 
 
 def finetune(
@@ -118,6 +123,8 @@ def finetune(
 ) -> TrainingOutcome:
     """Train; with ``score_dev`` the dev split is scored after every epoch, and with ``selection``
     ``english_dev`` the best epoch's weights are kept (any other value keeps the last step)."""
+    cuda = torch.cuda.is_available()
+    check_training_precision(hp.precision, cuda)
     set_seed(seed)
     apply_freezing(model, hp)
     select = score_dev is not None and selection == "english_dev"
@@ -132,6 +139,9 @@ def finetune(
         args = TrainingArguments(
             output_dir=scratch,
             per_device_train_batch_size=hp.batch_size,
+            gradient_accumulation_steps=hp.gradient_accumulation_steps,
+            bf16=hp.precision == "bf16",  # autocast
+            fp16=hp.precision == "fp16",  # autocast and loss scaling
             learning_rate=hp.learning_rate,
             num_train_epochs=hp.epochs,
             max_steps=hp.max_steps or -1,
@@ -148,7 +158,7 @@ def finetune(
             dataloader_num_workers=0,
             length_column_name="length",
             **_version_specific(hp),
-            use_cpu=not torch.cuda.is_available(),
+            use_cpu=not cuda,
             disable_tqdm=True,  # the grid's progress display (harness.runner.progress) says enough
         )
         trainer = Trainer(
@@ -160,6 +170,10 @@ def finetune(
         )
         # with its bars off the Trainer prints every logged loss; the losses go to training.json instead
         trainer.remove_callback(PrinterCallback)
+        # Our heads return the mean loss of their batch and ignore ``num_items_in_batch``, but their
+        # forward takes **kwargs, so the Trainer would take the loss as already scaled for gradient
+        # accumulation and sum GA batch means: GA times the gradient of one batch. Off, it divides by GA.
+        trainer.model_accepts_loss_kwargs = False
         result = trainer.train()
     if dev is not None and dev.best_state is not None:
         model.load_state_dict(dev.best_state)

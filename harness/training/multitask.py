@@ -11,7 +11,10 @@ through one NLI head). Each step draws a task with probability
 
 from a generator seeded with the job's seed, then that task's next batch (its own batch size; a task
 whose batches run out starts a new shuffled epoch). The number of steps is the same under every rule:
-``max_steps`` when set, else ``epochs × Σ_t ceil(n_t / batch_t)``. The optimiser is AdamW with linear
+``max_steps`` when set, else ``epochs × Σ_t ceil(n_t / batch_t)`` (over ``gradient_accumulation_steps``
+when it is above 1: each optimiser step then sums that many drawn batches, each loss divided by it).
+The precision is the job's resolved one: bf16 under autocast, fp16 under autocast with a gradient
+scaler (loss scaling). The optimiser is AdamW with linear
 warm-up and decay and gradient clipping at 1.0, as ``transformers.Trainer`` does for single tasks.
 
 Also here: ``prepare_rows`` — declared reshaping of an intermediate task's rows (``params`` of the task
@@ -34,6 +37,7 @@ from transformers import get_linear_schedule_with_warmup, set_seed
 
 from harness.catalogue.schema import Hyperparameters, SamplingRule, TaskSpec
 from harness.errors import HarnessError
+from harness.models.precision import autocast, require_resolved
 from harness.training.finetune import TrainingOutcome
 from harness.training.freezing import apply_freezing
 from harness.training.learning import logging_interval, windowed_losses
@@ -135,10 +139,12 @@ def sampling_probabilities(sizes: list[int], rule: SamplingRule, temperature: fl
 
 
 def total_steps(members: list[MixtureMember], hp: Hyperparameters) -> int:
+    """Optimiser steps: ``max_steps``, else ceil(epochs x ceil(Σ_t ceil(n_t / batch_t) / GA)); each step
+    accumulates ``gradient_accumulation_steps`` batches."""
     if hp.max_steps:
         return hp.max_steps
-    per_epoch = sum(math.ceil(len(m.features) / m.batch_size) for m in members)
-    return max(1, math.ceil(hp.epochs * per_epoch))
+    batches = sum(math.ceil(len(m.features) / m.batch_size) for m in members)
+    return max(1, math.ceil(hp.epochs * math.ceil(batches / hp.gradient_accumulation_steps)))
 
 
 def share_body(models: dict[str, torch.nn.Module]) -> torch.nn.Module:
@@ -198,6 +204,7 @@ def train_multitask(
     temperature: float = 2.0,
 ) -> MultitaskOutcome:
     """Train the shared body through every member's head; ``models`` maps head name → model."""
+    require_resolved(hp.precision)
     set_seed(seed)
     body = share_body(models)
     apply_freezing(body, hp)
@@ -206,7 +213,9 @@ def train_multitask(
         model.to(device).train()
     probabilities = sampling_probabilities([len(m.features) for m in members], sampling, temperature)
     steps = total_steps(members, hp)
-    draws = np.random.default_rng(seed).choice(len(members), size=steps, p=probabilities)
+    accumulate = hp.gradient_accumulation_steps
+    # one draw per batch: with GA = 1 the same draws as before accumulation existed
+    draws = np.random.default_rng(seed).choice(len(members), size=steps * accumulate, p=probabilities)
     optimiser = torch.optim.AdamW(_parameter_groups(models, hp.weight_decay), lr=hp.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimiser, math.ceil(hp.warmup_ratio * steps), steps)
     streams = [
@@ -219,28 +228,36 @@ def train_multitask(
     losses: list[list[float]] = [[] for _ in members]
     every_step: list[tuple[int, float, int]] = []  # (step, loss, member index)
     params = [p for group in optimiser.param_groups for p in group["params"]]
+    # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
+    scaler = torch.amp.GradScaler(device.type, enabled=hp.precision == "fp16")
     started = time.perf_counter()
-    for index in draws.tolist():
+    for position, index in enumerate(draws.tolist()):
         member = members[index]
         batch_rows = [rows[index][i] for i in next(streams[index])]
         batch = {k: v.to(device) for k, v in member.collate(batch_rows).items()}
-        loss = models[member.head](**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimiser.step()
-        schedule.step()
-        optimiser.zero_grad(set_to_none=True)
+        with autocast(hp.precision, device.type):
+            loss = models[member.head](**batch).loss
+        scaler.scale(loss / accumulate).backward()
+        if (position + 1) % accumulate == 0:
+            scaler.unscale_(optimiser)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            scaler.step(optimiser)
+            scaler.update()
+            schedule.step()
+            optimiser.zero_grad(set_to_none=True)
         used[index] += 1
         seen[index] += len(batch_rows)
         losses[index].append(float(loss.detach()))
-        every_step.append((len(every_step) + 1, losses[index][-1], index))
+        every_step.append((position // accumulate + 1, losses[index][-1], index))
     for model in models.values():
         model.eval()
 
     def epoch_of(step: int) -> float:
         return hp.epochs * step / steps
 
-    curve = windowed_losses([(s, loss) for s, loss, _ in every_step], logging_interval(steps), epoch_of)
+    curve = windowed_losses(
+        [(s, loss) for s, loss, _ in every_step], logging_interval(len(every_step)), epoch_of
+    )
     task_curves = [
         windowed_losses(
             [(s, loss) for s, loss, i in every_step if i == k], logging_interval(used[k]), epoch_of
