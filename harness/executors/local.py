@@ -1,0 +1,82 @@
+"""Local executors: in this process (``--workers 1``), or N spawned worker processes (``--workers N``).
+
+Worker processes are spawned, never forked: a fork would copy the driver's threads, its open CUDA context
+and its progress display. Each worker runs one job at a time; where there are GPUs each worker sees one of
+them (``CUDA_VISIBLE_DEVICES`` = its index modulo the GPU count), so N workers on N GPUs use one GPU each.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any
+
+from harness.executors.base import Executor, JobFunction, finished_future
+
+WORKER_INDEX_ENV = "HARNESS_WORKER_INDEX"
+
+
+class InProcessExecutor(Executor):
+    """Runs each job at submission, in this process: the reference every other executor must equal."""
+
+    name = "local"
+
+    def submit(self, fn: JobFunction, job: Any) -> Future[Any]:
+        return finished_future(fn, job)
+
+    def close(self) -> None:
+        pass
+
+
+def visible_gpu_count() -> int:
+    """GPUs this process may use (0 without torch's CUDA)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _claim_worker_slot(next_index: Synchronized, gpu_count: int) -> None:
+    """Runs first in every worker process: take the next index and, with GPUs, the matching device.
+
+    This runs before the job function imports torch, so the process never sees the other GPUs."""
+    with next_index.get_lock():
+        index = next_index.value
+        next_index.value += 1
+    os.environ[WORKER_INDEX_ENV] = str(index)
+    if gpu_count > 0:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(index % gpu_count)
+
+
+class WorkerPoolExecutor(Executor):
+    """``workers`` spawned processes, each running one job at a time.
+
+    ``gpu_count``: the GPUs to spread the workers over (default: what torch sees here; 0 leaves
+    ``CUDA_VISIBLE_DEVICES`` alone)."""
+
+    name = "local"
+
+    def __init__(self, workers: int, *, gpu_count: int | None = None) -> None:
+        self.workers = workers
+        self.gpu_count = visible_gpu_count() if gpu_count is None else gpu_count
+        context = multiprocessing.get_context("spawn")
+        self._next_index = context.Value("i", 0)
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_claim_worker_slot,
+            initargs=(self._next_index, self.gpu_count),
+        )
+
+    def submit(self, fn: JobFunction, job: Any) -> Future[Any]:
+        return self._pool.submit(fn, job)
+
+    def submit_wave(self, fn: JobFunction, jobs: Sequence[Any]) -> list[Future[Any]]:
+        return [self._pool.submit(fn, job) for job in jobs]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
