@@ -36,7 +36,6 @@ ALLOWED: dict[str, set[str]] = {
         "scoring.derived",
         "report.site",
         "report.site_safety",
-        "executors",
         "harness",
     },
     "cli": {"*"},
