@@ -1,11 +1,12 @@
-"""A job whose worker dies mid-job completes exactly once: Ray retries it; a cancelled Slurm job is
-submitted again with its wave, and nothing that had finished runs twice."""
+"""A job whose worker dies mid-job completes exactly once: Ray retries it; a preempted Slurm job is
+requeued; a cancelled one is submitted again with its wave, and nothing that had finished runs twice."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from toy_jobs import ToyJob, attempts, computations, run_toy_job, wait_for_pid
 
 from harness.executors import JobEnded, make_executor
 from harness.executors.profile import Profile
-from harness.executors.slurm import SlurmExecutor
+from harness.executors.slurm import SlurmExecutor, queue_states
 
 pytestmark = pytest.mark.cluster
 
@@ -37,6 +38,7 @@ def test_a_ray_worker_killed_mid_job_is_retried_and_the_job_completes_once(
     assert int((tmp_path / "pids" / "slow").read_text()) != worker_pid
 
 
+@pytest.mark.slow
 def test_a_cancelled_slurm_job_completes_when_its_wave_is_submitted_again(
     slurm_cluster: None, tmp_path: Path
 ) -> None:
@@ -67,3 +69,33 @@ def test_a_cancelled_slurm_job_completes_when_its_wave_is_submitted_again(
     assert len(set(slurm_ids)) == 4
     for slurm_id in slurm_ids:  # each array task logs in its own folder under the store
         assert (tmp_path / "logs" / slurm_id / f"{slurm_id}_0_log.out").is_file()
+
+
+def _wait_for_state(job_id: str, wanted: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if queue_states([job_id]) == {job_id: wanted}:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"slurm job {job_id} never reached {wanted} (now {queue_states([job_id])})")
+
+
+def test_a_preempted_slurm_job_is_requeued_and_completes_once(slurm_cluster: None, tmp_path: Path) -> None:
+    job = ToyJob(name="preempted", number=6, folder=str(tmp_path), first_attempt_sleep_s=300)
+    executor = make_executor("slurm", log_dir=tmp_path / "logs", profile=Profile(executor="slurm"))
+    assert isinstance(executor, SlurmExecutor)
+    try:
+        future = executor.submit(run_toy_job, job)
+        wait_for_pid(tmp_path, "preempted")
+        [slurm_id] = executor.job_ids([future])
+        # what Slurm sends before preempting a job or at its time limit
+        subprocess.run(["scancel", "--signal=USR2", slurm_id], check=True)
+        _wait_for_state(slurm_id, "PENDING")
+        # a requeued job waits about two minutes before it may start again; let it start now
+        subprocess.run(["scontrol", "update", f"JobId={slurm_id}", "StartTime=now"], check=True)
+        result = future.result(timeout=120)
+    finally:
+        executor.close()
+
+    assert result == {"name": "preempted", "value": 6**2 + 9}
+    assert (attempts(tmp_path, "preempted"), computations(tmp_path, "preempted")) == (2, 1)
