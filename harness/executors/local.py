@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from harness.executors.base import Executor, JobFunction, finished_future
+from harness.executors.base import Executor, JobEnded, JobFunction, finished_future
 
 WORKER_INDEX_ENV = "HARNESS_WORKER_INDEX"
 
@@ -63,20 +63,44 @@ class WorkerPoolExecutor(Executor):
     def __init__(self, workers: int, *, gpu_count: int | None = None) -> None:
         self.workers = workers
         self.gpu_count = visible_gpu_count() if gpu_count is None else gpu_count
-        context = multiprocessing.get_context("spawn")
-        self._next_index = context.Value("i", 0)
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
+        self._context = multiprocessing.get_context("spawn")
+        self._next_index = self._context.Value("i", 0)
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=self._context,
             initializer=_claim_worker_slot,
             initargs=(self._next_index, self.gpu_count),
         )
 
     def submit(self, fn: JobFunction, job: Any) -> Future[Any]:
-        return self._pool.submit(fn, job)
-
-    def submit_wave(self, fn: JobFunction, jobs: Sequence[Any]) -> list[Future[Any]]:
-        return [self._pool.submit(fn, job) for job in jobs]
+        try:
+            inner = self._pool.submit(fn, job)
+        except BrokenProcessPool:
+            # a worker died (killed, out of memory): the pool refuses work, so start a fresh one
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            inner = self._pool.submit(fn, job)
+        outer: Future[Any] = Future()
+        outer.set_running_or_notify_cancel()
+        inner.add_done_callback(lambda done: _pass_on(done, outer))
+        return outer
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pass_on(inner: Future[Any], outer: Future[Any]) -> None:
+    """The worker's result or the job's exception; a dead worker becomes ``JobEnded`` (run it again)."""
+    if inner.cancelled():
+        outer.set_exception(JobEnded("cancelled before it ran (the worker pool was shut down)"))
+        return
+    error = inner.exception()
+    if isinstance(error, BrokenProcessPool):
+        outer.set_exception(JobEnded(f"a worker process died without a result ({error})"))
+    elif error is not None:
+        outer.set_exception(error)
+    else:
+        outer.set_result(inner.result())

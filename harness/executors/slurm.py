@@ -161,6 +161,7 @@ class SlurmExecutor(Executor):
         )
         self._executor.update_parameters(**slurm_parameters(profile, import_path=driver_import_path()))
         self._pending: list[_Submitted] = []
+        self._slurm_ids: dict[int, str] = {}  # id(future) -> Slurm job id, for every future handed out
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -179,14 +180,14 @@ class SlurmExecutor(Executor):
             item.future.set_running_or_notify_cancel()
         with self._lock:
             self._pending.extend(submitted)
+            self._slurm_ids.update((id(item.future), item.slurm_job.job_id) for item in submitted)
         self._start_watcher()
         return [item.future for item in submitted]
 
     def job_ids(self, futures: Sequence[Future[Any]]) -> list[str]:
         """The Slurm ids (``<array>_<index>``) behind futures this executor returned (for logs, scancel)."""
         with self._lock:
-            by_future = {id(item.future): item.slurm_job.job_id for item in self._pending}
-        return [by_future[id(future)] for future in futures if id(future) in by_future]
+            return [self._slurm_ids[id(future)] for future in futures if id(future) in self._slurm_ids]
 
     def _start_watcher(self) -> None:
         if self._watcher is None or not self._watcher.is_alive():

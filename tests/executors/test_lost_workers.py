@@ -13,12 +13,30 @@ import pytest
 from toy_jobs import ToyJob, attempts, computations, run_toy_job, wait_for_pid
 
 from harness.executors import JobEnded, make_executor
+from harness.executors.local import WorkerPoolExecutor
 from harness.executors.profile import Profile
 from harness.executors.slurm import SlurmExecutor, queue_states
 
-pytestmark = pytest.mark.cluster
+
+def test_a_killed_local_worker_fails_its_job_with_job_ended_and_the_job_runs_again_once(
+    tmp_path: Path,
+) -> None:
+    job = ToyJob(name="slow", number=5, folder=str(tmp_path), first_attempt_sleep_s=120)
+    executor = WorkerPoolExecutor(2, gpu_count=0)
+    try:
+        future = executor.submit(run_toy_job, job)
+        worker_pid = wait_for_pid(tmp_path, "slow")
+        os.kill(worker_pid, signal.SIGKILL)
+        assert isinstance(future.exception(timeout=60), JobEnded)
+        again = executor.submit(run_toy_job, job).result(timeout=60)
+    finally:
+        executor.close()
+
+    assert again == {"name": "slow", "value": 5**2 + 4}
+    assert (attempts(tmp_path, "slow"), computations(tmp_path, "slow")) == (2, 1)
 
 
+@pytest.mark.cluster
 def test_a_ray_worker_killed_mid_job_is_retried_and_the_job_completes_once(
     ray_cluster: None, tmp_path: Path
 ) -> None:
@@ -38,6 +56,7 @@ def test_a_ray_worker_killed_mid_job_is_retried_and_the_job_completes_once(
     assert int((tmp_path / "pids" / "slow").read_text()) != worker_pid
 
 
+@pytest.mark.cluster
 @pytest.mark.slow
 def test_a_cancelled_slurm_job_completes_when_its_wave_is_submitted_again(
     slurm_cluster: None, tmp_path: Path
@@ -80,6 +99,7 @@ def _wait_for_state(job_id: str, wanted: str, timeout_s: float = 60) -> None:
     raise TimeoutError(f"slurm job {job_id} never reached {wanted} (now {queue_states([job_id])})")
 
 
+@pytest.mark.cluster
 def test_a_preempted_slurm_job_is_requeued_and_completes_once(slurm_cluster: None, tmp_path: Path) -> None:
     job = ToyJob(name="preempted", number=6, folder=str(tmp_path), first_attempt_sleep_s=300)
     executor = make_executor("slurm", log_dir=tmp_path / "logs", profile=Profile(executor="slurm"))
