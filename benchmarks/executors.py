@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.executors import Executor, Profile, make_executor  # noqa: E402
 
+DEFAULT_JOBS = "executor_jobs:spin_jobs"
 SLOTS = {"local": 1, "workers-2": 2, "ray": 2, "slurm": 2}
 
 
@@ -85,13 +86,16 @@ def main() -> None:
     parser.add_argument("--executors", nargs="+", default=list(SLOTS), choices=list(SLOTS))
     parser.add_argument("--job", default="executor_jobs:spin", help="module:function run on each job")
     parser.add_argument(
-        "--make-jobs", default="executor_jobs:spin_jobs", help="module:function(count, rounds) -> jobs"
+        "--make-jobs",
+        default=DEFAULT_JOBS,
+        help="module:function(count) -> jobs (the default also takes --rounds)",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     job = _load(args.job)
-    jobs = _load(args.make_jobs)(args.jobs, args.rounds)
+    make_jobs = _load(args.make_jobs)
+    jobs = make_jobs(args.jobs, args.rounds) if args.make_jobs == DEFAULT_JOBS else make_jobs(args.jobs)
     load_before = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory(prefix="executor-bench-") as tmp:
