@@ -81,3 +81,25 @@ class JobEnded(RuntimeError):
     """A job's worker or cluster job ended without a result (cancelled, killed, out of memory, lost node).
 
     The job's outputs are atomic and keyed by content, so the driver may submit it again."""
+
+
+def relay(inner: Future[Any], lost: tuple[type[BaseException], ...], where: str) -> Future[Any]:
+    """A future with ``inner``'s outcome, except that a lost worker (an exception of a ``lost`` type, or a
+    cancellation) becomes ``JobEnded``: the one signal the driver reads as "submit this job again"."""
+    outer: Future[Any] = Future()
+    outer.set_running_or_notify_cancel()
+
+    def pass_on(done: Future[Any]) -> None:
+        if done.cancelled():
+            outer.set_exception(JobEnded(f"{where}: cancelled before it finished"))
+            return
+        error = done.exception()
+        if error is None:
+            outer.set_result(done.result())
+        elif isinstance(error, lost):
+            outer.set_exception(JobEnded(f"{where}: the worker died without a result ({error})"))
+        else:
+            outer.set_exception(error)
+
+    inner.add_done_callback(pass_on)
+    return outer

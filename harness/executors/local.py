@@ -14,7 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from harness.executors.base import Executor, JobEnded, JobFunction, finished_future
+from harness.executors.base import Executor, JobFunction, finished_future, relay
 
 WORKER_INDEX_ENV = "HARNESS_WORKER_INDEX"
 
@@ -83,24 +83,7 @@ class WorkerPoolExecutor(Executor):
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()
             inner = self._pool.submit(fn, job)
-        outer: Future[Any] = Future()
-        outer.set_running_or_notify_cancel()
-        inner.add_done_callback(lambda done: _pass_on(done, outer))
-        return outer
+        return relay(inner, (BrokenProcessPool,), f"local worker pool ({self.workers} workers)")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _pass_on(inner: Future[Any], outer: Future[Any]) -> None:
-    """The worker's result or the job's exception; a dead worker becomes ``JobEnded`` (run it again)."""
-    if inner.cancelled():
-        outer.set_exception(JobEnded("cancelled before it ran (the worker pool was shut down)"))
-        return
-    error = inner.exception()
-    if isinstance(error, BrokenProcessPool):
-        outer.set_exception(JobEnded(f"a worker process died without a result ({error})"))
-    elif error is not None:
-        outer.set_exception(error)
-    else:
-        outer.set_result(inner.result())

@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.executors.base import Executor, JobFunction, Resources, driver_import_path
+from harness.executors.base import Executor, JobFunction, Resources, driver_import_path, relay
 
 OBJECT_STORE_BYTES = 256 * 1024**2  # jobs pass small models (jobs, results); weights go through the store
 
@@ -79,8 +79,9 @@ class RayExecutor(Executor):
         remote = self._remote.get(fn)
         if remote is None:
             remote = self._remote[fn] = _ray().remote(fn).options(**self._task_options())
-        future: Future[Any] = remote.remote(job).future()
-        return future
+        exceptions = _ray().exceptions
+        lost = (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.TaskCancelledError)
+        return relay(remote.remote(job).future(), lost, f"ray task (after {self.max_retries} retries)")
 
     def close(self) -> None:
         if self._started_here:

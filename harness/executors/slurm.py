@@ -181,7 +181,10 @@ class SlurmExecutor(Executor):
         with self._lock:
             self._pending.extend(submitted)
             self._slurm_ids.update((id(item.future), item.slurm_job.job_id) for item in submitted)
-        self._start_watcher()
+            if self._watcher is None:  # it stops when nothing is pending; decided under this lock
+                self._stop.clear()
+                self._watcher = threading.Thread(target=self._watch, name="slurm-watcher", daemon=True)
+                self._watcher.start()
         return [item.future for item in submitted]
 
     def job_ids(self, futures: Sequence[Future[Any]]) -> list[str]:
@@ -189,17 +192,12 @@ class SlurmExecutor(Executor):
         with self._lock:
             return [self._slurm_ids[id(future)] for future in futures if id(future) in self._slurm_ids]
 
-    def _start_watcher(self) -> None:
-        if self._watcher is None or not self._watcher.is_alive():
-            self._stop.clear()
-            self._watcher = threading.Thread(target=self._watch, name="slurm-watcher", daemon=True)
-            self._watcher.start()
-
     def _watch(self) -> None:
         while not self._stop.is_set():
             self.poll()
             with self._lock:
                 if not self._pending:
+                    self._watcher = None
                     return
             self._stop.wait(self.poll_seconds)
 
@@ -241,9 +239,12 @@ class SlurmExecutor(Executor):
     def close(self) -> None:
         """Stop watching and cancel this executor's jobs that have not finished."""
         self._stop.set()
-        if self._watcher is not None:
-            self._watcher.join(timeout=10)
         with self._lock:
+            watcher = self._watcher
+        if watcher is not None:
+            watcher.join(timeout=10)
+        with self._lock:
+            self._watcher = None
             unfinished = [item for item in self._pending if not item.future.done()]
             self._pending = []
         if unfinished:

@@ -1,7 +1,7 @@
 """Real clusters for the executor tests: a local Ray cluster (2 CPUs) and the machine's Slurm.
 
-Slurm: used when ``sinfo`` answers; else, as root, started with .ci/slurm-up.sh and stopped after the
-session with .ci/slurm-down.sh. A missing cluster skips its tests with the reason, or fails them when
+Slurm: as root, .ci/slurm-up.sh brings it up (or leaves a running one alone) and, when it was not running
+before, .ci/slurm-down.sh stops it after the session; other users need a Slurm that answers ``sinfo``. A missing cluster skips its tests with the reason, or fails them when
 ``HARNESS_REQUIRE_CLUSTERS=1`` (what .ci/run sets)."""
 
 from __future__ import annotations
@@ -51,13 +51,14 @@ def ray_cluster() -> Iterator[None]:
 def slurm_cluster() -> Iterator[None]:
     if importlib.util.find_spec("submitit") is None:
         _missing("submitit is not installed (pip install 'xtreme-harness[cluster]')")
-    if _sinfo_answers():
-        yield
-        return
-    if os.geteuid() != 0:
+    was_running = _sinfo_answers()
+    if os.geteuid() == 0:
+        # idempotent: a running cluster with this configuration (short requeue delay) is left alone
+        up = subprocess.run([str(REPO / ".ci" / "slurm-up.sh")], capture_output=True, text=True, check=False)
+        if up.returncode != 0:
+            _missing(f"could not start Slurm with .ci/slurm-up.sh: {up.stderr.strip()[-500:]}")
+    if not _sinfo_answers():
         _missing("no Slurm answers sinfo, and only root can start one (.ci/slurm-up.sh)")
-    up = subprocess.run([str(REPO / ".ci" / "slurm-up.sh")], capture_output=True, text=True, check=False)
-    if up.returncode != 0 or not _sinfo_answers():
-        _missing(f"could not start Slurm with .ci/slurm-up.sh: {up.stderr.strip()[-500:]}")
     yield
-    subprocess.run([str(REPO / ".ci" / "slurm-down.sh")], check=False)
+    if not was_running:
+        subprocess.run([str(REPO / ".ci" / "slurm-down.sh")], check=False)
