@@ -63,6 +63,8 @@ MinJobAge=300
 KillWait=5
 InactiveLimit=0
 JobAcctGatherType=jobacct_gather/none
+# without a default a job that asks no memory gets the whole node, and jobs run one at a time
+DefMemPerCPU=2048
 NodeName=${host} CPUs=${cpus} RealMemory=${memory_mb} State=UNKNOWN
 PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
 CONF
