@@ -2,7 +2,8 @@
 
 Worker processes are spawned, never forked: a fork would copy the driver's threads, its open CUDA context
 and its progress display. Each worker runs one job at a time; where there are GPUs each worker sees one of
-them (``CUDA_VISIBLE_DEVICES`` = its index modulo the GPU count), so N workers on N GPUs use one GPU each.
+them (``CUDA_VISIBLE_DEVICES`` = the GPU at its index modulo the GPU count), so N workers on N GPUs use one
+GPU each.
 """
 
 from __future__ import annotations
@@ -40,7 +41,16 @@ def visible_gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _claim_worker_slot(next_index: Synchronized, gpu_count: int) -> None:
+def gpu_ids(gpu_count: int) -> list[str]:
+    """The ids to hand out: the driver's own ``CUDA_VISIBLE_DEVICES`` entries when it has them (a job on
+    GPUs 2 and 3 keeps to them), else ``0 … gpu_count-1``."""
+    inherited = [
+        part.strip() for part in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if part.strip()
+    ]
+    return inherited[:gpu_count] if len(inherited) >= gpu_count else [str(i) for i in range(gpu_count)]
+
+
+def _claim_worker_slot(next_index: Synchronized, devices: list[str]) -> None:
     """Runs first in every worker process: take the next index and, with GPUs, the matching device.
 
     This runs before the job function imports torch, so the process never sees the other GPUs."""
@@ -48,8 +58,8 @@ def _claim_worker_slot(next_index: Synchronized, gpu_count: int) -> None:
         index = next_index.value
         next_index.value += 1
     os.environ[WORKER_INDEX_ENV] = str(index)
-    if gpu_count > 0:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(index % gpu_count)
+    if devices:
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices[index % len(devices)]
 
 
 class WorkerPoolExecutor(Executor):
@@ -72,7 +82,7 @@ class WorkerPoolExecutor(Executor):
             max_workers=self.workers,
             mp_context=self._context,
             initializer=_claim_worker_slot,
-            initargs=(self._next_index, self.gpu_count),
+            initargs=(self._next_index, gpu_ids(self.gpu_count)),
         )
 
     def submit(self, fn: JobFunction, job: Any) -> Future[Any]:

@@ -135,6 +135,17 @@ def test_more_workers_than_gpus_share_them_round_robin(tmp_path: Path) -> None:
     assert by_worker == {"0": "0", "1": "1", "2": "0"}
 
 
+def test_workers_keep_to_the_gpus_the_driver_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    jobs = [ToyJob(name=f"job{i}", number=i, folder=str(tmp_path), wait_for_starts=2) for i in range(2)]
+    _run_wave(WorkerPoolExecutor(2, gpu_count=2), jobs)
+
+    outputs = [json.loads((tmp_path / "outputs" / f"job{i}.json").read_text()) for i in range(2)]
+    assert sorted(o["cuda_visible_devices"] for o in outputs) == ["5", "7"]
+
+
 def test_without_gpus_workers_leave_cuda_visible_devices_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
