@@ -1,9 +1,9 @@
 """The Slurm executor, through submitit: one job array per wave, resources from a profile.
 
-Each wave is one ``sbatch --array`` (``map_array``), at most ``array_parallelism`` tasks at once. A job
-that Slurm preempts (or that reaches its time limit) gets USR2 first; submitit then requeues it with the
-same arguments (``RequeueOnPreemption`` is ``Checkpointable``), and the job picks up from its own
-checkpoints. Each job logs to ``log_dir/<slurm job id>/``.
+Each wave is one ``sbatch --array`` (``map_array``), at most ``array_parallelism`` tasks at once. A task
+gets USR2 before its time limit (or from a preempting scheduler that signals); submitit then requeues it
+with the same job (``RequeueOnPreemption`` is ``Checkpointable``), and the job picks up from its own
+checkpoints; ``PreemptMode=REQUEUE`` requeues it the same way. Each job logs to ``log_dir/<slurm job id>/``.
 
 Whether a job has ended is read from ``squeue`` (it works without Slurm's accounting database, which
 submitit's ``sacct`` needs); a job that ends without a result file fails its future with ``JobEnded``.
