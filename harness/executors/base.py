@@ -83,9 +83,15 @@ class JobEnded(RuntimeError):
     The job's outputs are atomic and keyed by content, so the driver may submit it again."""
 
 
-def relay(inner: Future[Any], lost: tuple[type[BaseException], ...], where: str) -> Future[Any]:
+def relay(
+    inner: Future[Any],
+    lost: tuple[type[BaseException], ...],
+    where: str,
+    unwrap: Callable[[BaseException], BaseException] = lambda error: error,
+) -> Future[Any]:
     """A future with ``inner``'s outcome, except that a lost worker (an exception of a ``lost`` type, or a
-    cancellation) becomes ``JobEnded``: the one signal the driver reads as "submit this job again"."""
+    cancellation) becomes ``JobEnded``: the one signal the driver reads as "submit this job again".
+    ``unwrap``: the job's own exception from the executor's wrapper around it."""
     outer: Future[Any] = Future()
     outer.set_running_or_notify_cancel()
 
@@ -99,7 +105,7 @@ def relay(inner: Future[Any], lost: tuple[type[BaseException], ...], where: str)
         elif isinstance(error, lost):
             outer.set_exception(JobEnded(f"{where}: the worker died without a result ({error})"))
         else:
-            outer.set_exception(error)
+            outer.set_exception(unwrap(error))
 
     inner.add_done_callback(pass_on)
     return outer

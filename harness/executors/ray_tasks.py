@@ -81,9 +81,22 @@ class RayExecutor(Executor):
             remote = self._remote[fn] = _ray().remote(fn).options(**self._task_options())
         exceptions = _ray().exceptions
         lost = (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.TaskCancelledError)
-        return relay(remote.remote(job).future(), lost, f"ray task (after {self.max_retries} retries)")
+        return relay(
+            remote.remote(job).future(), lost, f"ray task (after {self.max_retries} retries)", _job_error
+        )
 
     def close(self) -> None:
         if self._started_here:
             _ray().shutdown()
             self._started_here = False
+
+
+def _job_error(error: BaseException) -> BaseException:
+    """The job's own exception, not Ray's wrapper (whose text carries the worker's traceback): the driver
+    prints a ``HarnessError`` as its one line."""
+    cause = getattr(error, "cause", None)
+    return (
+        cause
+        if isinstance(error, _ray().exceptions.RayTaskError) and isinstance(cause, BaseException)
+        else error
+    )

@@ -110,8 +110,8 @@ def test_a_failing_job_fails_its_future_with_its_own_error(
         error = broken.exception(timeout=180)
     finally:
         executor.close()
-    assert isinstance(error, HarnessError)
-    assert "broken: the data file is empty" in str(error)
+    assert type(error) is HarnessError
+    assert str(error) == "broken: the data file is empty"
 
 
 def test_two_workers_run_in_two_processes_each_with_its_own_gpu(tmp_path: Path) -> None:
