@@ -11,6 +11,7 @@ submitit's ``sacct`` needs); a job that ends without a result file fails its fut
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shlex
 import subprocess
@@ -194,7 +195,8 @@ class SlurmExecutor(Executor):
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            self.poll()
+            with contextlib.suppress(OSError):  # a shared file system hiccup: the next poll asks again
+                self.poll()
             with self._lock:
                 if not self._pending:
                     self._watcher = None
