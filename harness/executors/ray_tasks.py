@@ -8,7 +8,6 @@ and the results store on a shared file system); without it a local cluster start
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -26,6 +25,12 @@ def _ray() -> Any:
             "Ray is not installed: pip install 'xtreme-harness[cluster]'", field="--executor"
         ) from None
     return ray
+
+
+def _call(fn: JobFunction, job: Any) -> Any:
+    """The Ray task: ``fn`` travels as an argument, so any picklable callable works (a
+    ``functools.partial`` of ``run_job`` with the store bound), not only what ``ray.remote`` accepts."""
+    return fn(job)
 
 
 def start_local_cluster(cpus: int, gpus: int | None = None) -> None:
@@ -62,7 +67,7 @@ class RayExecutor(Executor):
             else:
                 start_local_cluster(local_cpus)
             self._started_here = True
-        self._remote: dict[Callable[..., Any], Any] = {}
+        self._remote: Any = None  # the task, made at the first submission
 
     def _task_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -76,13 +81,15 @@ class RayExecutor(Executor):
         return options
 
     def submit(self, fn: JobFunction, job: Any) -> Future[Any]:
-        remote = self._remote.get(fn)
-        if remote is None:
-            remote = self._remote[fn] = _ray().remote(fn).options(**self._task_options())
+        if self._remote is None:
+            self._remote = _ray().remote(_call).options(**self._task_options())
         exceptions = _ray().exceptions
         lost = (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.TaskCancelledError)
         return relay(
-            remote.remote(job).future(), lost, f"ray task (after {self.max_retries} retries)", _job_error
+            self._remote.remote(fn, job).future(),
+            lost,
+            f"ray task (after {self.max_retries} retries)",
+            _job_error,
         )
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -69,9 +70,18 @@ def test_every_executor_returns_the_in_process_results(
     factory, cluster = EXECUTORS[name]
     if cluster is not None:
         request.getfixturevalue(cluster)
-    reference = [run_toy_job(job) for job in _jobs(tmp_path / "reference")]
+    # the driver hands executors functools.partial(run_job, store_root=…): a partial must travel too
+    job_function = functools.partial(run_toy_job, bonus=100)
+    reference = [job_function(job) for job in _jobs(tmp_path / "reference")]
 
-    results = _run_wave(factory(tmp_path), _jobs(tmp_path / "run"))
+    executor = factory(tmp_path)
+    try:
+        results = [
+            future.result(timeout=180)
+            for future in executor.submit_wave(job_function, _jobs(tmp_path / "run"))
+        ]
+    finally:
+        executor.close()
 
     assert results == reference
     for job_name in JOB_NAMES:
