@@ -12,12 +12,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JobT = TypeVar("JobT")
-ResultT = TypeVar("ResultT")
 JobFunction = Callable[[Any], Any]
 
 

@@ -34,8 +34,9 @@ class Profile(BaseModel):
     setup: list[str] = Field(default_factory=list, description="slurm: shell lines run before each job")
 
 
-def default_profile(executor: ExecutorName) -> Profile:
-    return Profile(executor=executor)
+def default_profile(executor: str) -> Profile:
+    """One job per CPU, no GPU, the scheduler's defaults: what runs without ``--profile``."""
+    return Profile.model_validate({"executor": executor})
 
 
 def load_profile(path: Path | str) -> Profile:

@@ -15,13 +15,14 @@ EXECUTOR_NAMES = ("local", "ray", "slurm")
 def make_executor(
     name: str,
     *,
-    workers: int = 1,
+    workers: int | None = None,
     profile: Profile | None = None,
     ray_address: str | None = None,
     log_dir: Path | str | None = None,
 ) -> Executor:
-    """An executor by name. ``profile`` gives per-job resources; ``workers`` (local) and ``ray_address``
-    (ray) come from the command line; ``log_dir`` (slurm: required) is where each job logs."""
+    """An executor by name. ``profile`` gives per-job resources; ``workers`` (local; default: the
+    profile's, else 1) and ``ray_address`` (ray) come from the command line; ``log_dir`` (slurm: required)
+    is where each job logs."""
     if name not in EXECUTOR_NAMES:
         raise HarnessError(f"unknown executor {name!r}", field="--executor", allowed=EXECUTOR_NAMES)
     if profile is not None and profile.executor != name:
@@ -30,18 +31,18 @@ def make_executor(
             field="--profile",
             allowed=[profile.executor],
         )
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise HarnessError(f"must be at least 1 (got {workers})", field="--workers")
-    if workers > 1 and name != "local":
+    if workers is not None and workers > 1 and name != "local":
         raise HarnessError(
             f"--workers is for the local executor; {name} takes its parallelism from the profile",
             field="--workers",
         )
-    profile = profile or default_profile(name)  # type: ignore[arg-type]
+    profile = profile or default_profile(name)
     if name == "local":
         from harness.executors.local import InProcessExecutor, WorkerPoolExecutor
 
-        count = max(workers, profile.workers)
+        count = workers if workers is not None else profile.workers
         return WorkerPoolExecutor(count) if count > 1 else InProcessExecutor()
     if name == "ray":
         from harness.executors.ray_tasks import RayExecutor

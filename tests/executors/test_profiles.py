@@ -103,3 +103,19 @@ def test_the_catalogue_and_tasks_validate_skip_the_profiles_folder(tiny_tasks: P
     assert all("profiles" not in item.path.parts for item in [*loaded.tasks.values(), *loaded.grids.values()])
     errors, _ = validate_paths([tiny_tasks], tiny_tasks)
     assert errors == []
+
+
+def test_workers_come_from_the_command_line_else_the_profile() -> None:
+    from harness.executors.local import InProcessExecutor, WorkerPoolExecutor
+
+    two = Profile(executor="local", workers=2)
+    from_profile = make_executor("local", profile=two)
+    overridden = make_executor("local", profile=two, workers=1)
+    try:
+        assert isinstance(from_profile, WorkerPoolExecutor) and from_profile.workers == 2
+        assert isinstance(overridden, InProcessExecutor)
+    finally:
+        from_profile.close()
+    with pytest.raises(HarnessError) as caught:
+        make_executor("ray", workers=2)
+    assert caught.value.field == "--workers"
