@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "results": BASE | {"scoring.derived", "scoring.example_stats"},
     "scoring": BASE | {"catalogue", "kinds", "results", "report.contrast"},
     "report": BASE | {"catalogue", "models.lockfile", "results", "scoring"},
+    "executors": BASE | {"catalogue.yaml_lines"},
     "runner": BASE
     | {
         "catalogue",

@@ -290,6 +290,14 @@ def _is_fragment(path: Path) -> bool:
     return path.name.startswith("_")
 
 
+PROFILES_FOLDER = "profiles"  # executor profiles (harness/executors/profile.py), not catalogue documents
+
+
+def is_catalogue_file(path: Path, folder: Path) -> bool:
+    """A task, group or grid file of the tasks folder ``folder``: not a fragment, not an executor profile."""
+    return not _is_fragment(path) and path.relative_to(folder).parts[0] != PROFILES_FOLDER
+
+
 @dataclass
 class Catalogue:
     """Every task, group and grid under one or more tasks folders, by name.
@@ -322,7 +330,7 @@ class Catalogue:
         for folder in folders:
             defined_here: set[tuple[str, str]] = set()
             for path in sorted(folder.rglob("*.yaml")):
-                if _is_fragment(path):
+                if not is_catalogue_file(path, folder):
                     continue
                 try:
                     cat.add(load_document(path), defined_here)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.catalogue.loader import Catalogue, _is_fragment, load_document
+from harness.catalogue.loader import Catalogue, is_catalogue_file, load_document
 from harness.catalogue.schema import GridSpec, TaskSpec
 from harness.data.split_checks import static_problems
 from harness.errors import HarnessError, ValidationErrors
@@ -16,7 +16,7 @@ def _files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*.yaml")) if not _is_fragment(p))
+            files.extend(p for p in sorted(path.rglob("*.yaml")) if is_catalogue_file(p, path))
         else:
             files.append(path)
     return files
