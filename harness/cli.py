@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", help="run only jobs whose label contains this glob pattern")
     run.add_argument("--force", action="store_true", help="re-run selected jobs even if done")
     run.add_argument("--results", type=Path, default=Path("results"))
-    run.add_argument("--executor", default="local")
+    _executor_options(run)
+    run.add_argument("--workers", type=int, help="local executor: worker processes (one GPU each)")
+    run.add_argument("--ray-address", help="ray executor: join this running cluster (else start a local one)")
     run.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
     _common(run)
 
@@ -73,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--results", type=Path, default=Path("results"))
     plan.add_argument("--lock", type=Path, default=Path("checkpoints.lock"))
     plan.add_argument("--json", action="store_true")
+    _executor_options(plan)
     _common(plan)
 
     ev = sub.add_parser("eval", help="rank an outside intermediate-trained checkpoint against a grid")
@@ -257,16 +260,28 @@ def cmd_tasks_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--executor", default="local", choices=["local", "ray", "slurm"], help="where the jobs run"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="executor profile YAML (tasks/profiles/): resources per job"
+    )
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from harness import api
     from harness.runner.show import plan_json, print_plan
 
-    plan = api.plan(args.grid, lock=args.lock, tasks_dirs=args.tasks_dir)
+    api.check_executor(args.executor, profile=args.profile)
+    plan = api.plan(args.grid, lock=args.lock, tasks_dirs=args.tasks_dir, profile=args.profile)
     driver = api.driver(plan, results=args.results)
     if args.json:
         print(json.dumps(plan_json(plan, driver), indent=2))
     else:
         print_plan(plan, driver, console)
+    if args.executor == "slurm":
+        print(api.slurm_submission(plan, driver, args.profile))
     return 0
 
 
@@ -286,6 +301,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             only=args.only,
             force=args.force,
             progress=progress,
+            workers=args.workers,
+            profile=args.profile,
+            ray_address=args.ray_address,
         )
     console.print(
         f"grid {report.grid!r}: {len(report.ran)} jobs ran, {len(report.skipped)} already done, "

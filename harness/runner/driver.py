@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from harness.errors import HarnessError
+from harness.executors import Executor, JobEnded
 from harness.models.lockfile import JOB_FILE, Lock
 from harness.models.publish import recover_store
 from harness.results.lease import LeaseKeeper, clear_stale_leases
@@ -27,14 +29,14 @@ from harness.results.store import ResultsStore
 from harness.runner.execute import check_only, label_selected
 from harness.runner.jobs import EvalBatch, EvalJob, Job
 from harness.runner.plan import Plan
-from harness.runner.precision import check_precision
 from harness.runner.progress import JobProgress
 from harness.runner.work import JobResult, Work, note_finished, record_path, run_job
 
 log = logging.getLogger("harness.runner")
 
 PRODUCED_LOCK = "checkpoints.lock"
-LEASE_POLL_S = 2.0  # how often a driver looks again at jobs another driver holds  # in the results folder: the checkpoints this store produced
+LEASE_POLL_S = 2.0
+RESUBMISSIONS = 2  # a job whose worker died without a result is submitted again this many times  # how often a driver looks again at jobs another driver holds  # in the results folder: the checkpoints this store produced
 
 
 @dataclass
@@ -46,25 +48,24 @@ class RunReport:
 
 
 class Submitter(Protocol):
-    """What the driver hands work to: ``submit(job) -> Future`` of the job's results (``run_job``'s)."""
+    """What the driver hands work to: futures of the jobs' results (``run_job``'s). ``inline``: the job ran
+    when it was submitted (in this process), so the driver claims and submits one job at a time."""
 
     name: str
+    inline: bool
 
     def submit(self, work: Work) -> Future[list[JobResult]]: ...
 
+    def submit_wave(self, works: Sequence[Work]) -> list[Future[list[JobResult]]]: ...
 
-class FunctionExecutor(Protocol):
-    """The executors' shape (harness/executors/): ``submit(fn, job) -> Future`` of ``fn(job)``."""
-
-    name: str
-
-    def submit(self, fn: Callable[[Work], list[JobResult]], work: Work) -> Future[list[JobResult]]: ...
+    def close(self) -> None: ...
 
 
 class InProcess:
     """Runs each job in this process, when it is submitted (the sequential ``local`` executor)."""
 
     name = "local"
+    inline = True
 
     def __init__(self, store_root: Path) -> None:
         self.store_root = store_root
@@ -77,18 +78,33 @@ class InProcess:
             future.set_exception(exc)
         return future
 
+    def submit_wave(self, works: Sequence[Work]) -> list[Future[list[JobResult]]]:
+        return [self.submit(work) for work in works]
+
+    def close(self) -> None:
+        pass
+
 
 class Bound:
-    """A ``FunctionExecutor`` bound to a store: ``submit(job)`` runs ``run_job(job, store_root)`` there.
-    ``functools.partial`` of a module-level function pickles, so process and cluster executors take it."""
+    """An executor of harness/executors bound to a store: it runs ``run_job(job, store_root)`` wherever it
+    runs jobs (worker processes, Ray tasks, Slurm array tasks). ``functools.partial`` of a module-level
+    function pickles, so every executor takes it."""
 
-    def __init__(self, executor: FunctionExecutor, store_root: Path) -> None:
+    inline = False
+
+    def __init__(self, executor: Executor, store_root: Path) -> None:
         self.executor = executor
         self.name = executor.name
         self.work = functools.partial(run_job, store_root=str(store_root), executor=executor.name)
 
     def submit(self, work: Work) -> Future[list[JobResult]]:
         return self.executor.submit(self.work, work)
+
+    def submit_wave(self, works: Sequence[Work]) -> list[Future[list[JobResult]]]:
+        return self.executor.submit_wave(self.work, works)
+
+    def close(self) -> None:
+        self.executor.close()
 
 
 PinHook = Callable[[JobResult], None]
@@ -117,7 +133,6 @@ class Driver:
         progress: JobProgress | None = None,
         pin: PinHook | None = None,
     ) -> None:
-        check_precision(plan.grid, plan.grid_path)  # before any job: emulated bf16 is 7x slower
         check_only(plan, only)
         self.plan = plan
         self.store = store
@@ -168,10 +183,13 @@ class Driver:
         self.report.skipped = [c.label for c in self.plan.jobs if c not in todo and self.selected(c)]
         if self.progress is not None:
             self.progress.start(len(todo))
-        with LeaseKeeper(self.store.root) as leases:
-            for phase in ("intermediate", "target"):
-                self.run_wave([c for c in todo if c.phase == phase], leases)
-            self.run_wave(evaluation_batches([c for c in todo if isinstance(c, EvalJob)]), leases)
+        try:
+            with LeaseKeeper(self.store.root) as leases:
+                for phase in ("intermediate", "target"):
+                    self.run_wave([c for c in todo if c.phase == phase], leases)
+                self.run_wave(evaluation_batches([c for c in todo if isinstance(c, EvalJob)]), leases)
+        finally:
+            self.submitter.close()
         self.report.wall_time_s = time.perf_counter() - started
         return self.report
 
@@ -193,34 +211,57 @@ class Driver:
         self.untrusted = set(repair.refused)
 
     def run_wave(self, wave: Sequence[Work], leases: LeaseKeeper) -> None:
-        """Submit every job of a wave (its parents are done) whose lease this driver holds; take the results
-        in order. Jobs another live driver holds wait until it finishes them (or its lease goes stale).
-        A job that finished when it was submitted (in process) is taken at once, so its error stops the
-        run there."""
+        """Run every job of a wave (its parents are done) whose lease this driver holds. In process, one job
+        is claimed and run at a time, so an error stops the run there and two drivers share the wave; a
+        process or cluster executor gets the whole claimed wave at once (one Slurm array). Jobs another live
+        driver holds are waited for until it finishes them (or its lease goes stale)."""
         first = True
         while wave:
-            pending: list[tuple[list[Job], Future[list[JobResult]]]] = []
             held_elsewhere: list[Work] = []
+            claimed: list[Work] = []
             for work in wave:
                 mine, theirs = self.claim(work, leases, first=first)
                 if theirs is not None:
                     held_elsewhere.append(theirs)
                 if mine is None:
                     continue
-                jobs = _jobs_of(mine)
-                for job in jobs:
-                    if self.progress is not None:
-                        self.progress.started(job.label)
-                future = self.submitter.submit(mine)
-                if future.done():
-                    self.take(future.result(), jobs, leases)
+                if self.submitter.inline:
+                    self.started(mine)
+                    self.collect(mine, self.submitter.submit(mine), leases)
                 else:
-                    pending.append((jobs, future))
-            for jobs, future in pending:
-                self.take(future.result(), jobs, leases)
+                    claimed.append(mine)
+            if claimed:
+                for work in claimed:
+                    self.started(work)
+                futures = self.submitter.submit_wave(claimed)
+                for work, future in zip(claimed, futures, strict=True):
+                    self.collect(work, future, leases)
             wave, first = held_elsewhere, False
             if wave:
                 time.sleep(LEASE_POLL_S)
+
+    def started(self, work: Work) -> None:
+        if self.progress is not None:
+            for job in _jobs_of(work):
+                self.progress.started(job.label)
+
+    def collect(self, work: Work, future: Future[list[JobResult]], leases: LeaseKeeper) -> None:
+        """The results of ``work``; a worker or cluster job that ended without a result (killed, preempted
+        past its requeues, node lost) is submitted again: its outputs are atomic and keyed by content."""
+        for attempt in range(RESUBMISSIONS + 1):
+            try:
+                results = future.result()
+                break
+            except JobEnded as ended:
+                if attempt == RESUBMISSIONS:
+                    raise HarnessError(
+                        f"{_jobs_of(work)[0].label}: {ended}; submitted {RESUBMISSIONS + 1} times. "
+                        "Run the same command again to resume: finished jobs are kept",
+                        field="--executor",
+                    ) from None
+                log.warning("%s; submitting it again", ended)
+                future = self.submitter.submit(work)
+        self.take(results, _jobs_of(work), leases)
 
     def claim(self, work: Work, leases: LeaseKeeper, *, first: bool) -> tuple[Work | None, Work | None]:
         """The part of ``work`` this driver now holds leases for, and the part another driver holds.

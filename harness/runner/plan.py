@@ -30,7 +30,7 @@ from harness.kinds.registry import kind_info
 from harness.models.lockfile import Lock
 from harness.runner.jobs import BaseModelRef, ConditionInfo, EvalJob, Job, TaskRef, TrainJob
 from harness.runner.leakage import LeakageReport, check_leakage
-from harness.runner.precision import with_resolved_precision
+from harness.runner.precision import Device, with_resolved_precision
 from harness.training.steps import planned_steps
 
 Phase = Literal["intermediate", "target", "evaluate"]
@@ -113,10 +113,12 @@ def expand(
     lock: Lock,
     *,
     record_names: dict[str, str] | None = None,
+    device: Device | None = None,
 ) -> Plan:
     """The grid's jobs in phase order. ``record_names`` maps a model name to the checkpoint name its
-    records carry (an outside checkpoint keeps its own name); by default it is model+condition."""
-    grid = with_resolved_precision(grid, grid_path)  # "auto" never reaches a job, a key or a record
+    records carry (an outside checkpoint keeps its own name); by default it is model+condition.
+    ``device``: what the jobs will run on (a cluster profile's GPUs), else this machine."""
+    grid = with_resolved_precision(grid, grid_path, device)  # "auto" never reaches a job, key or record
     jobs: dict[str, Job] = {}
     lineage: dict[str, list[dict[str, Any]]] = {}
     base_keys: dict[str, str] = {}
