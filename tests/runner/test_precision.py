@@ -196,13 +196,13 @@ def test_auto_is_resolved_into_every_job_and_its_key(
     trained = [j for j in auto_bf16.jobs if j.phase != "evaluate"]
     evaluated = [j for j in auto_bf16.jobs if j.phase == "evaluate"]
     assert trained and evaluated
-    hps = [
-        h for j in trained for h in [j.inputs.get("hp"), *(m["hp"] for m in j.inputs.get("mixture", []))] if h
+    hps = [j.hyperparameters for j in trained] + [
+        m.hyperparameters for j in trained for m in getattr(j, "members", [])
     ]
-    assert hps and {Hyperparameters.model_validate(h).precision for h in hps} == {"bf16"}
-    assert {j.inputs["precision"] for j in evaluated} == {"bf16"}
+    assert hps and {h.precision for h in hps} == {"bf16"}
+    assert {j.precision for j in evaluated} == {"bf16"}
     assert not {j.key for j in auto_bf16.jobs} & {j.key for j in fp32.jobs}  # precision is in every key
-    assert "auto" not in repr([j.inputs for j in auto_bf16.jobs])
+    assert "auto" not in repr([j.model_dump() for j in auto_bf16.jobs])
     explicit = plan("precision: bf16\n", CPU_BF16)
     assert [j.key for j in explicit.jobs] == [j.key for j in auto_bf16.jobs]  # the resolved value is keyed
 
