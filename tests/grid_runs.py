@@ -173,4 +173,4 @@ class GridReference:
 
     def remaining_s(self, done: set[str]) -> float:
         """The uninterrupted run's work time less what the jobs in ``done`` took."""
-        return self.work_s - sum(self.job_s.get(key, 0.0) for key in done)
+        return max(0.0, self.work_s - sum(self.job_s.get(key, 0.0) for key in done))
