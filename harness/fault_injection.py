@@ -9,13 +9,15 @@ from __future__ import annotations
 import fnmatch
 import os
 import signal
+import time
 from typing import Final
 
 from harness.errors import HarnessError
 
 # "POINT", "POINT:N" or "POINT:N:GLOB": SIGKILL the N-th time POINT is reached (for a target path matching GLOB)
 KILL_AT_ENV: Final = "HARNESS_TEST_KILL_AT"
-JOB_LOG_ENV: Final = "HARNESS_TEST_JOB_LOG"  # a file: a line "KEY PID LABEL" per job this process computed
+# a file: a line "KEY PID TIME LABEL" per job this process computed, TIME (Unix seconds) when it finished
+JOB_LOG_ENV: Final = "HARNESS_TEST_JOB_LOG"
 
 KILL_POINTS: Final = {
     "checkpoint-built": "a checkpoint's files are complete in its build folder, not yet published",
@@ -62,6 +64,6 @@ def log_job(key: str, label: str) -> None:
     # one short O_APPEND write per line: lines of concurrent processes never interleave
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, f"{key} {os.getpid()} {label}\n".encode())
+        os.write(fd, f"{key} {os.getpid()} {time.time():.3f} {label}\n".encode())
     finally:
         os.close(fd)

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from store_digest import StoreDigest, store_digest
 
@@ -24,6 +25,15 @@ KILL_AFTER_JOBS_ENV = "HARNESS_TEST_KILL_AFTER_JOBS"  # harness/runner/execute.p
 EXTRA_ARGS_ENV = "HARNESS_KILL_RUN_ARGS"
 RUN_TIMEOUT_S = 600
 POLL_S = 0.02
+
+
+class Computed(NamedTuple):
+    """A line of a job log (harness/fault_injection.py)."""
+
+    key: str
+    pid: int
+    finished: float  # Unix time
+    label: str
 
 
 @dataclass(frozen=True)
@@ -45,14 +55,14 @@ class Store:
     def digest(self) -> StoreDigest:
         return store_digest(self.results, self.inputs_lock)
 
-    def computed(self) -> list[tuple[str, str]]:
-        """(job key, label) of every job any run on this store logged as computed, in log order."""
+    def computed(self) -> list[Computed]:
+        """Every job any run on this store logged as computed, in order of finishing."""
         jobs = []
         for log in sorted(self.logs.glob("*.log")) if self.logs.is_dir() else []:
             for line in log.read_text(encoding="utf-8").splitlines():
-                key, _pid, label = line.split(" ", 2)
-                jobs.append((key, label))
-        return jobs
+                key, pid, finished, label = line.split(" ", 3)
+                jobs.append(Computed(key, int(pid), float(finished), label))
+        return sorted(jobs, key=lambda job: job.finished)
 
 
 @dataclass
@@ -159,3 +169,8 @@ class GridReference:
     digest: StoreDigest
     jobs: dict[str, str]  # key -> label of every job of the grid
     work_s: float  # from the run beginning its jobs to its exit: where random kills are drawn
+    job_s: dict[str, float]  # key -> seconds the job took (since the previous one finished)
+
+    def remaining_s(self, done: set[str]) -> float:
+        """The uninterrupted run's work time less what the jobs in ``done`` took."""
+        return max(0.0, self.work_s - sum(self.job_s.get(key, 0.0) for key in done))

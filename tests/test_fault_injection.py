@@ -65,11 +65,12 @@ def test_the_job_log_gets_a_line_per_job(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv(JOB_LOG_ENV, str(log))
     log_job("k1", "tiny-bert+none/seed1 target:tiny_cls")
     log_job("k2", "tiny-bert+none/seed1 evaluate:tiny_cls/test/en")
-    lines = [line.split(" ", 2) for line in log.read_text().splitlines()]
-    assert lines == [
-        ["k1", str(os.getpid()), "tiny-bert+none/seed1 target:tiny_cls"],
-        ["k2", str(os.getpid()), "tiny-bert+none/seed1 evaluate:tiny_cls/test/en"],
+    lines = [line.split(" ", 3) for line in log.read_text().splitlines()]
+    assert [(key, pid, label) for key, pid, _time, label in lines] == [
+        ("k1", str(os.getpid()), "tiny-bert+none/seed1 target:tiny_cls"),
+        ("k2", str(os.getpid()), "tiny-bert+none/seed1 evaluate:tiny_cls/test/en"),
     ]
+    assert float(lines[0][2]) <= float(lines[1][2])
     monkeypatch.delenv(JOB_LOG_ENV)
     log_job("k3", "not logged")
     assert len(log.read_text().splitlines()) == 2

@@ -37,6 +37,7 @@ def start_local_cluster(cpus: int, gpus: int | None = None) -> None:
     """A Ray cluster on this machine whose workers import what this process imports."""
     ray = _ray()
     ray.init(
+        address="local",  # a new cluster, even when `ray start` left one's address on this machine
         num_cpus=cpus,
         num_gpus=gpus,
         include_dashboard=False,

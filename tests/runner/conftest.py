@@ -19,11 +19,16 @@ def tiny_grid_reference(tmp_path_factory: pytest.TempPathFactory, tiny_model: Pa
     store = Store(root / "store")
     run = start_run(tasks, store, name="reference")
     assert run.wait_for_work(), run.describe()
-    began = time.perf_counter()
+    began = time.time()
     assert run.finish() == 0, run.describe()
-    work_s = time.perf_counter() - began
+    work_s = time.time() - began
     assert finished_store_problems(store.results, store.inputs_lock) == []
     computed = store.computed()
-    jobs = dict(computed)
+    jobs = {job.key: job.label for job in computed}
     assert len(jobs) == len(computed) == 17, "the job log hook (HARNESS_TEST_JOB_LOG) must log every job once"
-    return GridReference(tasks, store, store.digest(), jobs, work_s)
+    finished = [began] + [job.finished for job in computed]
+    job_s = {
+        job.key: max(0.0, end - start)
+        for job, start, end in zip(computed, finished[:-1], finished[1:], strict=True)
+    }
+    return GridReference(tasks, store, store.digest(), jobs, work_s, job_s)

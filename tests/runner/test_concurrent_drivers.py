@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def jobs_computed_twice(reference: GridReference, store: Store) -> list[str]:
-    counts = Counter(key for key, _label in store.computed())
+    counts = Counter(job.key for job in store.computed())
     return sorted(f"{reference.jobs.get(key, key)} ({n}×)" for key, n in counts.items() if n > 1)
 
 
@@ -40,7 +40,7 @@ def test_two_drivers_on_one_store_compute_every_job_once(
         assert driver.finish() == 0, driver.describe()
 
     assert jobs_computed_twice(reference, store) == []
-    assert {key for key, _label in store.computed()} == reference.jobs.keys()
+    assert {job.key for job in store.computed()} == reference.jobs.keys()
     assert_equals_the_reference(reference, store)
 
 
