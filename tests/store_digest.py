@@ -137,11 +137,12 @@ def store_digest(results: Path, inputs_lock: Path) -> StoreDigest:
 
 def leftovers(results: Path) -> list[str]:
     """What a completed run must not leave behind: temp files, build and aside folders (hidden names)
-    and job leases (a ``leases`` folder's contents or ``*.lease`` files); flock guard files may stay."""
+    and job leases (a ``leases`` folder's contents or ``*.lease`` files); flock guard files may stay, and
+    ``logs/`` is the executors' own (submitit keeps its submission scripts there)."""
     found = []
     for path in sorted(results.rglob("*")):
         relative = path.relative_to(results)
-        if path.name in FLOCK_GUARDS and path.is_file():
+        if (path.name in FLOCK_GUARDS and path.is_file()) or relative.parts[0] == "logs":
             continue
         hidden = path.name.startswith(".")
         lease = path.suffix == ".lease" or ("leases" in relative.parts[:-1])

@@ -42,6 +42,7 @@ ALLOWED: dict[str, set[str]] = {
         "kinds",
         "models",
         "training",
+        "executors",
         "results",
         "scoring.derived",
         "report.site",

@@ -62,3 +62,10 @@ def slurm_cluster() -> Iterator[None]:
     yield
     if not was_running:
         subprocess.run([str(REPO / ".ci" / "slurm-down.sh")], check=False)
+
+
+@pytest.fixture(scope="session")
+def ray_installed() -> None:
+    """Ray importable (a ``harness run --executor ray`` process starts its own local cluster)."""
+    if importlib.util.find_spec("ray") is None:
+        _missing("ray is not installed (pip install 'xtreme-harness[cluster]')")

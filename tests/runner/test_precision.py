@@ -202,9 +202,19 @@ def test_auto_is_resolved_into_every_job_and_its_key(
     assert hps and {h.precision for h in hps} == {"bf16"}
     assert {j.precision for j in evaluated} == {"bf16"}
     assert not {j.key for j in auto_bf16.jobs} & {j.key for j in fp32.jobs}  # precision is in every key
-    assert "auto" not in repr([j.model_dump() for j in auto_bf16.jobs])
+    assert "auto" not in set(_precision_values([j.model_dump() for j in auto_bf16.jobs]))
     explicit = plan("precision: bf16\n", CPU_BF16)
     assert [j.key for j in explicit.jobs] == [j.key for j in auto_bf16.jobs]  # the resolved value is keyed
+
+
+def _precision_values(tree: object) -> list[object]:
+    """Every value under a key named ``precision``, at any depth."""
+    if isinstance(tree, dict):
+        own = [value for key, value in tree.items() if key == "precision"]
+        return own + [found for value in tree.values() for found in _precision_values(value)]
+    if isinstance(tree, list):
+        return [found for value in tree for found in _precision_values(value)]
+    return []
 
 
 def test_auto_reaching_a_kind_is_a_bug_not_user_input() -> None:
