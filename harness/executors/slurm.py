@@ -175,7 +175,14 @@ class SlurmExecutor(Executor):
             return []
         from harness.executors.slurm_task import RequeueOnPreemption
 
-        slurm_jobs = self._executor.map_array(RequeueOnPreemption(fn), list(jobs))
+        try:
+            slurm_jobs = self._executor.map_array(RequeueOnPreemption(fn), list(jobs))
+        # sbatch said no (no controller, an unknown partition): the user's words or the cluster, not a bug
+        except _submitit().core.utils.FailedJobError as refused:
+            raise HarnessError(
+                f"sbatch refused the wave: {str(refused).strip().splitlines()[-1]}",
+                field="--executor slurm",
+            ) from None
         submitted = [_Submitted(slurm_job, Future()) for slurm_job in slurm_jobs]
         for item in submitted:
             item.future.set_running_or_notify_cancel()
