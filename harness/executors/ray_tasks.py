@@ -8,7 +8,9 @@ and the results store on a shared file system); without it a local cluster start
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
@@ -47,6 +49,17 @@ def start_local_cluster(cpus: int, gpus: int | None = None) -> None:
     )
 
 
+def use_cluster_token() -> None:
+    """Join a token-authenticated cluster (Ray 2.5x's default for ``ray start``) with the token this machine
+    has: a client joining by address does not look for one unless ``RAY_AUTH_MODE=token`` is set. The
+    token is Ray's own: ``RAY_AUTH_TOKEN``, the file ``RAY_AUTH_TOKEN_PATH``, or ``~/.ray/auth_token``."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 class RayExecutor(Executor):
     name = "ray"
 
@@ -58,6 +71,8 @@ class RayExecutor(Executor):
         local_cpus: int = 2,
         max_retries: int = 3,
     ) -> None:
+        if ray_address is not None:
+            use_cluster_token()  # before Ray is imported: it reads RAY_AUTH_MODE once
         ray = _ray()
         self.resources = resources
         self.max_retries = max_retries
