@@ -170,6 +170,13 @@ class PinDocument(_LockModel):
     entry: EntrySchema
 
 
+def folder_entry(
+    folder: Path, source: str, *, lineage: Lineage | None, revision: str | None, note: str
+) -> LockEntry:
+    """A lock entry for a folder as it is on disk now (its files' sha256)."""
+    return LockEntry(source, hash_folder(folder), revision, lineage or Lineage(), note)
+
+
 def write_pin(
     folder: Path,
     name: str,
@@ -180,7 +187,7 @@ def write_pin(
     note: str = "",
 ) -> LockEntry:
     """Hash a built folder and write its pin into it. Call it last, just before publishing."""
-    entry = LockEntry(source, hash_folder(folder), revision, lineage or Lineage(), note)
+    entry = folder_entry(folder, source, lineage=lineage, revision=revision, note=note)
     atomic_write_json(folder / PIN_FILE, {"version": LOCK_VERSION, "name": name, "entry": entry.to_json()})
     return entry
 
@@ -244,7 +251,7 @@ class Lock:
         revision: str | None = None,
         note: str = "",
     ) -> LockEntry:
-        entry = LockEntry(source, hash_folder(folder), revision, lineage or Lineage(), note)
+        entry = folder_entry(folder, source, lineage=lineage, revision=revision, note=note)
         with self._transaction() as entries:
             entries[name] = entry
         return entry
