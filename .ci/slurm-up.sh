@@ -33,7 +33,8 @@ fi
 munge -n | unmunge | grep -q Success
 
 host="$(hostname)"
-cpus="$(nproc)"
+# the machine's CPUs: `nproc` would honour OMP_NUM_THREADS (the tests set 1) and make a 1-CPU node
+cpus="$(getconf _NPROCESSORS_ONLN)"
 memory_mb=$(( $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) - 2048 ))
 install -d /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
 cat > /etc/slurm/slurm.conf.new <<CONF

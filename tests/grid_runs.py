@@ -1,20 +1,30 @@
-"""The tiny grid run as a user runs it: ``python -m harness.cli run`` in a subprocess, killable at will.
+"""The tiny grid run as a user runs it: ``harness run`` in a process of its own, killable at will.
 
-Used by the kill/resume and two-driver tests (tests/runner/test_kill_resume.py, test_concurrent_drivers.py).
-A store is a folder holding ``results/`` and the ``checkpoints.lock`` its runs pin base models in.
+Used by the kill/resume, two-driver and executor tests (tests/runner/test_kill_resume.py,
+test_concurrent_drivers.py, tests/executors/test_grid_on_executors.py). A store is a folder holding
+``results/`` and the ``checkpoints.lock`` its runs pin base models in.
+
+Each run is a process in a session of its own running ``harness.cli.main`` on its arguments, with its own
+environment and output file. It is forked from a server that has already imported torch, transformers and
+the harness (multiprocessing's forkserver), which saves each run the seconds those imports take; what runs
+after the fork is what ``python -m harness.cli run`` runs. ``HARNESS_TEST_LAUNCH=exec`` starts
+``python -m harness.cli`` instead.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shlex
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from store_digest import StoreDigest, store_digest
 
@@ -23,8 +33,70 @@ JOB_LOG_ENV = "HARNESS_TEST_JOB_LOG"
 KILL_AFTER_JOBS_ENV = "HARNESS_TEST_KILL_AFTER_JOBS"  # harness/runner/execute.py
 # extra arguments for every run, e.g. "--executor local --workers 2": the same tests through another executor
 EXTRA_ARGS_ENV = "HARNESS_KILL_RUN_ARGS"
+LAUNCH_ENV = "HARNESS_TEST_LAUNCH"  # "fork" (the default) or "exec"
 RUN_TIMEOUT_S = 600
 POLL_S = 0.02
+# imported once by the fork server: what every `harness run` imports before it does anything
+PRELOAD = ["harness.cli", "harness.runner.work", "harness.runner.driver", "harness.api"]
+
+
+class RunProcess(Protocol):
+    """What the tests need of a run's process: ``subprocess.Popen`` has it, and so has a forked run."""
+
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def _cli_in_new_session(argv: Sequence[str], env: dict[str, str], output: str) -> None:
+    """A forked run: what ``python -m harness.cli ARGV`` does, in a session of its own (killpg reaches
+    its workers), with ``env`` as its whole environment and its output into the file ``output``."""
+    os.setsid()
+    fd = os.open(output, os.O_WRONLY | os.O_APPEND)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.environ.clear()
+    os.environ.update(env)
+    from harness.cli import main
+
+    sys.exit(main(list(argv)))
+
+
+@cache
+def _fork_server() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+class ForkedRun:
+    """A run forked from the fork server, answering as ``subprocess.Popen`` does (signals as -N)."""
+
+    def __init__(self, argv: Sequence[str], env: dict[str, str], output: Path) -> None:
+        self._process = _fork_server().Process(
+            target=_cli_in_new_session, args=(list(argv), env, str(output)), daemon=False
+        )
+        self._process.start()
+        self.pid = int(self._process.pid or 0)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(f"harness run (pid {self.pid})", timeout or 0)
+        return self._process.exitcode
 
 
 class Computed(NamedTuple):
@@ -69,7 +141,7 @@ class Store:
 class GridRun:
     """One ``harness run`` process on a store."""
 
-    process: subprocess.Popen[bytes]
+    process: RunProcess
     store: Store
     launched_ns: int
     name: str
@@ -123,10 +195,7 @@ def start_run(
     log = store.logs / f"{stem}.log"
     output_file = store.logs / f"{stem}.out"
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", JOB_LOG_ENV: str(log), **(env or {})}
-    command = [
-        sys.executable,
-        "-m",
-        "harness.cli",
+    argv = [
         "run",
         str(tasks / "grids" / "tiny.yaml"),
         "--results",
@@ -138,11 +207,20 @@ def start_run(
         *args,
         *shlex.split(os.environ.get(EXTRA_ARGS_ENV, "")),
     ]
+    output_file.touch()  # a file, not a pipe: a pipe nobody reads would block the run
     launched = time.time_ns()
-    with output_file.open("wb") as output:  # a file, not a pipe: a pipe nobody reads would block the run
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
-        )
+    process: RunProcess
+    if os.environ.get(LAUNCH_ENV, "fork") == "exec":
+        with output_file.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "harness.cli", *argv],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=full_env,
+                start_new_session=True,
+            )
+    else:
+        process = ForkedRun(argv, full_env, output_file)
     return GridRun(process, store, launched, name, output_file)
 
 

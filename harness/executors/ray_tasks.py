@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.executors.base import Executor, JobFunction, Resources, driver_import_path, relay
+from harness.fault_injection import forwarded_env
 
 OBJECT_STORE_BYTES = 256 * 1024**2  # jobs pass small models (jobs, results); weights go through the store
 
@@ -79,7 +80,8 @@ class RayExecutor(Executor):
         self._started_here = False
         if not ray.is_initialized():
             if ray_address is not None:
-                ray.init(address=ray_address, log_to_driver=False)
+                # the cluster's workers have the environment of `ray start`, not this process's
+                ray.init(address=ray_address, log_to_driver=False, runtime_env={"env_vars": forwarded_env()})
             else:
                 start_local_cluster(local_cpus)
             self._started_here = True

@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from harness.fault_injection import kill_point
+from harness.fault_injection import fault_point
 from harness.results.owner import ProcessId, owner_of
 
 # another host's leftovers: its processes cannot be asked, so only files untouched this long are removed
@@ -46,7 +46,7 @@ def atomic_write_bytes(path: Path, data: bytes | bytearray) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        kill_point("temp-written", path)
+        fault_point("temp-written", path)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.errors import HarnessError
-from harness.fault_injection import kill_point
+from harness.fault_injection import fault_point
 from harness.results.atomic import atomic_write_json, atomic_write_jsonl
 from harness.results.reading import read_json
 from harness.results.schema import Record
@@ -42,7 +42,7 @@ class ResultsStore:
         """Predictions first, the record last: a record on disk means the job is complete."""
         pred_path = path.with_suffix(".predictions.jsonl")
         atomic_write_jsonl(pred_path, predictions)
-        kill_point("predictions-written", pred_path)
+        fault_point("predictions-written", pred_path)
         atomic_write_json(path, record.model_dump(mode="json"))
 
     def iter_records(self) -> Iterator[Record]:

@@ -24,6 +24,7 @@ from harness.errors import HarnessError
 from harness.executors import Executor, JobEnded
 from harness.models.lockfile import JOB_FILE, Lock
 from harness.models.publish import recover_store
+from harness.results.atomic import clean_stale_temps
 from harness.results.lease import LeaseKeeper, clear_stale_leases
 from harness.results.store import ResultsStore
 from harness.runner.execute import check_only, label_selected
@@ -188,6 +189,7 @@ class Driver:
                 for phase in ("intermediate", "target"):
                     self.run_wave([c for c in todo if c.phase == phase], leases)
                 self.run_wave(evaluation_batches([c for c in todo if isinstance(c, EvalJob)]), leases)
+            clean_stale_temps(self.store.root)  # what workers that died mid-job left (Ray retries on its own)
         finally:
             self.submitter.close()
         self.report.wall_time_s = time.perf_counter() - started
@@ -260,6 +262,7 @@ class Driver:
                         field="--executor",
                     ) from None
                 log.warning("%s; submitting it again", ended)
+                clean_stale_temps(self.store.root)  # the ended worker's half-built checkpoint or temp file
                 future = self.submitter.submit(work)
         self.take(results, _jobs_of(work), leases)
 

@@ -31,7 +31,7 @@ from harness.catalogue.schema import ModelSpec, SplitRef, TaskSpec
 from harness.data.cache import FeatureCache, tokenizer_fingerprint
 from harness.data.loaders import RowSet, load_rows
 from harness.errors import HarnessError, LockMismatch
-from harness.fault_injection import kill_point, log_job
+from harness.fault_injection import fault_point, log_job
 from harness.kinds.registry import get_kind
 from harness.models.frozen_prefix import frozen_prefix_cache
 from harness.models.loading import attention_dropout_override, load_tokenizer
@@ -596,12 +596,12 @@ class _Worker:
         )
         # the pin travels inside the checkpoint: a kill after publishing leaves it for the next start-up
         entry = write_pin(build, job.key, f"produced:{job.label}", lineage=lineage_of_pin)
-        kill_point("checkpoint-built", final)
+        fault_point("checkpoint-built", final)
         if final.exists():  # --force (or a run that lost its lease): the old one goes only once this is whole
             atomic_replace_dir(build, final)
         else:
             atomic_publish_dir(build, final)
-        kill_point("checkpoint-published", final)
+        fault_point("checkpoint-published", final)
         log_job(job.key, job.label)
         return JobResult(job.key, job.label, job.phase, str(final), entry.files, asdict(lineage_of_pin))
 
