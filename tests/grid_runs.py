@@ -30,7 +30,7 @@ from store_digest import StoreDigest, store_digest
 
 KILL_AT_ENV = "HARNESS_TEST_KILL_AT"  # harness/fault_injection.py
 JOB_LOG_ENV = "HARNESS_TEST_JOB_LOG"
-KILL_AFTER_JOBS_ENV = "HARNESS_TEST_KILL_AFTER_JOBS"  # harness/runner/execute.py
+KILL_AFTER_JOBS_ENV = "HARNESS_TEST_KILL_AFTER_JOBS"  # harness/runner/work.py
 # extra arguments for every run, e.g. "--executor local --workers 2": the same tests through another executor
 EXTRA_ARGS_ENV = "HARNESS_KILL_RUN_ARGS"
 LAUNCH_ENV = "HARNESS_TEST_LAUNCH"  # "fork" (the default) or "exec"

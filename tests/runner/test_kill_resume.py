@@ -12,7 +12,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from grid_runs import KILL_AT_ENV, GridReference, Store, killed_at, run_to_end, start_run
+from grid_runs import (
+    KILL_AFTER_JOBS_ENV,
+    KILL_AT_ENV,
+    GridReference,
+    Store,
+    killed_at,
+    run_to_end,
+    start_run,
+)
 from store_digest import finished_store_problems, pin_problems
 
 pytestmark = pytest.mark.slow
@@ -21,13 +29,20 @@ pytestmark = pytest.mark.slow
 RANDOM_SEEDS = [int(s) for s in os.environ.get("HARNESS_KILL_SEEDS", "11,12").split(",")]
 KILLS_PER_SEED = 4  # up to 8 random kills over the 2 default seeds
 
-# instants a random kill rarely hits, reached through harness/fault_injection.py (HARNESS_TEST_KILL_AT);
-# a kill between jobs (HARNESS_TEST_KILL_AFTER_JOBS) is tests/runner/test_tiny_grid.py's
+# instants a random kill rarely hits, reached through harness/fault_injection.py (HARNESS_TEST_KILL_AT),
+# and kills between jobs (HARNESS_TEST_KILL_AFTER_JOBS, harness/runner/work.py)
 NAMED_INSTANTS = {
-    "mid-save": "checkpoint-built:1",  # the first checkpoint complete in its build folder, not published
-    "mid-hash": "checkpoint-published:2",  # the second checkpoint published, not yet hashed and pinned
-    "mid-lock-write": "temp-written:1:*/results/checkpoints.lock",  # the store's lock: temp written, not renamed
-    "mid-record-write": "predictions-written:1",  # the first evaluation: predictions on disk, record not yet
+    # the first checkpoint complete in its build folder, not published
+    "mid-save": (KILL_AT_ENV, "checkpoint-built:1"),
+    # the second checkpoint published, not yet hashed and pinned
+    "mid-hash": (KILL_AT_ENV, "checkpoint-published:2"),
+    # the store's lock: temp written, not renamed
+    "mid-lock-write": (KILL_AT_ENV, "temp-written:1:*/results/checkpoints.lock"),
+    # the first evaluation: predictions on disk, record not yet
+    "mid-record-write": (KILL_AT_ENV, "predictions-written:1"),
+    # after the first job (an intermediate checkpoint), and after the ninth (amid the evaluations)
+    "after-1-job": (KILL_AFTER_JOBS_ENV, "1"),
+    "after-9-jobs": (KILL_AFTER_JOBS_ENV, "9"),
 }
 
 
@@ -81,7 +96,7 @@ def test_killed_at_a_named_instant_resumes_to_the_uninterrupted_store(
 ) -> None:
     reference = tiny_grid_reference
     store = Store(tmp_path / "store")
-    killed_at(reference.tasks, store, (KILL_AT_ENV, NAMED_INSTANTS[instant]))
+    killed_at(reference.tasks, store, NAMED_INSTANTS[instant])
     assert_resumes_to_the_reference(reference, store, kills=f"a kill {instant} ({NAMED_INSTANTS[instant]})")
     assert_no_job_computed_twice(reference, store)
 

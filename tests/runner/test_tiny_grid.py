@@ -1,12 +1,9 @@
-"""A tiny grid on a tiny model the tests build: all three phases, caching, resume after SIGKILL."""
+"""A tiny grid on a tiny model the tests build: all three phases, caching, --only/--force, a tampered base
+model refused (kills and resumes: tests/runner/test_kill_resume.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,14 +23,6 @@ def make_runner(tasks: Path, results: Path, **kwargs) -> Driver:
         pin=True,
     )
     return api.driver(planned, results=results, **kwargs)
-
-
-def scores_of(results: Path) -> dict[tuple, float]:
-    store = ResultsStore(results)
-    return {
-        (r.checkpoint.name, r.task.name, r.split.name, r.language, r.seed): r.main_score
-        for r in store.records()
-    }
 
 
 def test_plan_shares_intermediate_checkpoints(tiny_tasks: Path, tmp_path: Path) -> None:
@@ -84,65 +73,6 @@ def test_only_and_force_rerun_just_the_selected_jobs(tiny_tasks: Path, tmp_path:
     make_runner(tiny_tasks, results).run()
     rerun = make_runner(tiny_tasks, results, only="none/seed0 evaluate:tiny_ret/test/de", force=True).run()
     assert rerun.ran == ["tiny-bert+none/seed0 evaluate:tiny_ret/test/de"]
-
-
-def _run_cli(tasks: Path, results: Path, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, **env_extra}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "run",
-            str(tasks / "grids" / "tiny.yaml"),
-            "--results",
-            str(results),
-            "--lock",
-            str(results.parent / "checkpoints.lock"),
-            "--tasks-dir",
-            str(tasks),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-
-
-@pytest.fixture(scope="module")
-def clean_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> tuple[Path, Path]:
-    """The tiny grid run once without interruption: the reference for the resume tests."""
-    from tiny_fixtures import write_tiny_tasks
-
-    root = tmp_path_factory.mktemp("clean")
-    tasks = write_tiny_tasks(root, tiny_model)
-    clean = root / "results"
-    assert _run_cli(tasks, clean, {}).returncode == 0
-    return tasks, clean
-
-
-@pytest.mark.parametrize("kill_after", [1, 9])
-def test_resume_after_sigkill(clean_run: tuple[Path, Path], tmp_path: Path, kill_after: int) -> None:
-    tiny_tasks, clean = clean_run
-
-    results = tmp_path / "killed" / "results"
-    results.parent.mkdir()
-    # the same tasks folder as the clean run: its data paths, hence its job keys, are identical
-    killed = _run_cli(tiny_tasks, results, {"HARNESS_TEST_KILL_AFTER_JOBS": str(kill_after)})
-    assert killed.returncode == -signal.SIGKILL
-    resumed = _run_cli(tiny_tasks, results, {})
-    assert resumed.returncode == 0, resumed.stderr
-    ran = int(resumed.stdout.split(" jobs ran")[0].rsplit(" ", 1)[-1])
-    assert ran == 17 - kill_after  # every job exactly once across the two runs
-    assert scores_of(results) == scores_of(clean)
-    leftovers = [
-        p
-        for p in results.rglob("*")
-        if p.name.startswith(".") and (p.name.endswith(".tmp") or ".build-" in p.name)
-    ]
-    assert leftovers == []
-    record_files = sorted(p.relative_to(results) for p in (results / "records").rglob("*.json"))
-    assert record_files == sorted(p.relative_to(clean) for p in (clean / "records").rglob("*.json"))
 
 
 def test_runner_refuses_a_tampered_base_model(tiny_tasks: Path, tmp_path: Path, tiny_model: Path) -> None:
