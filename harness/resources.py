@@ -8,6 +8,7 @@ root are used, so an edited YAML takes effect at once. A wheel carries copies of
 from __future__ import annotations
 
 import os
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -15,6 +16,7 @@ SHIPPED = "_shipped"  # the folder inside the installed package that holds tasks
 TASKS_ENV = "HARNESS_TASKS"  # extra task folders, os.pathsep-separated, after the built-in one
 
 
+@cache  # the package does not move while it runs; a plan asks once per data file it fingerprints
 def checkout_root() -> Path | None:
     """The repository root when the package runs from a source checkout, else None."""
     root = Path(__file__).resolve().parents[1]

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import datasets
@@ -55,9 +56,22 @@ def _fill(template: str, dataset: DatasetSpec, split: str, language: str, *, hub
 
 
 def _sha256_files(paths: tuple[Path, ...]) -> str:
+    stats = tuple((str(path), *_identity_of(path)) for path in paths)
+    return _sha256_of_contents(stats)
+
+
+def _identity_of(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+@lru_cache(maxsize=4096)
+def _sha256_of_contents(files: tuple[tuple[str, int, int, int], ...]) -> str:
+    """One hash over the files' bytes in order, computed once per process while each file's size, time
+    and inode stay (a plan fingerprints the same data files for every job that reads them)."""
     digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as handle:
+    for path, *_ in files:
+        with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+from functools import cache
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -26,6 +27,7 @@ def package_dir(module: str, distribution: str, feature: str, install: str | Non
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+@cache  # installed versions do not change while a plan asks for them once per builtin split
 def package_version(distribution: str) -> str:
     try:
         return importlib.metadata.version(distribution)

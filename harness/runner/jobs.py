@@ -31,10 +31,15 @@ class FrozenJobPart(BaseModel):
 
 
 def _without_unkeyed(value: Any) -> Any:
+    # scalars are returned where they stand: a job's dump has ~700 of them per nested task spec
     if isinstance(value, dict):
-        return {k: _without_unkeyed(v) for k, v in value.items() if k not in UNKEYED}
+        return {
+            k: _without_unkeyed(v) if isinstance(v, dict | list) else v
+            for k, v in value.items()
+            if k not in UNKEYED
+        }
     if isinstance(value, list):
-        return [_without_unkeyed(v) for v in value]
+        return [_without_unkeyed(v) if isinstance(v, dict | list) else v for v in value]
     return value
 
 
