@@ -140,3 +140,18 @@ def test_sort_filter_and_contrast_without_network(site: Path, page: tuple) -> No
     assert requests, "expected the page loads themselves to be seen"
     assert [url for url in requests if not url.startswith("file://")] == []
     assert dialogs == []
+
+
+def test_no_page_is_wider_than_a_narrow_window(site: Path, browser: object) -> None:
+    """At 720 px (a phone turned sideways, a window beside a terminal) every page fits its width: a wide
+    table scrolls in its own box instead of widening the page (lineage and summary tables did before)."""
+    context = browser.new_context(viewport={"width": 720, "height": 900})  # type: ignore[attr-defined]
+    tab = context.new_page()
+    wider = {}
+    for path in sorted(site.rglob("*.html")):
+        tab.goto(path.as_uri())
+        overflow = tab.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if overflow > 0:
+            wider[str(path.relative_to(site))] = overflow
+    context.close()
+    assert wider == {}, f"pages wider than 720 px (by px): {wider}"
