@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import datasets
@@ -21,6 +20,7 @@ from harness.catalogue.schema import DatasetSpec, EvalSplit, TaskSpec
 from harness.data import formats, split_views
 from harness.data.file_checks import check_data_file
 from harness.errors import HarnessError
+from harness.models.lockfile import sha256_files
 
 
 @dataclass(frozen=True)
@@ -55,28 +55,6 @@ def _fill(template: str, dataset: DatasetSpec, split: str, language: str, *, hub
     )
 
 
-def _sha256_files(paths: tuple[Path, ...]) -> str:
-    stats = tuple((str(path), *_identity_of(path)) for path in paths)
-    return _sha256_of_contents(stats)
-
-
-def _identity_of(path: Path) -> tuple[int, int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
-
-
-@lru_cache(maxsize=4096)
-def _sha256_of_contents(files: tuple[tuple[str, int, int, int], ...]) -> str:
-    """One hash over the files' bytes in order, computed once per process while each file's size, time
-    and inode stay (a plan fingerprints the same data files for every job that reads them)."""
-    digest = hashlib.sha256()
-    for path, *_ in files:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def plan_source(
     dataset: DatasetSpec, split: str, language: str, base_dir: Path, task: TaskSpec | None = None
 ) -> SourcePlan:
@@ -85,7 +63,7 @@ def plan_source(
         from harness.data.bucc import bucc_source_files
 
         files = bucc_source_files(task, split=split, language=language, base_dir=base_dir, dataset=dataset)
-        return SourcePlan("bucc", files, hashlib.sha256(_sha256_files(files).encode()).hexdigest())
+        return SourcePlan("bucc", files, hashlib.sha256(sha256_files(files).encode()).hexdigest())
     if dataset.format == "builtin":
         from harness.extras import builtin_provenance
 
@@ -100,7 +78,7 @@ def plan_source(
         missing = [f for f in paths if not f.is_file()]
         if not missing:
             options = json.dumps(dataset.model_dump(exclude={"hub", "license", "citation"}), sort_keys=True)
-            ident = hashlib.sha256((_sha256_files(paths) + options).encode()).hexdigest()
+            ident = hashlib.sha256((sha256_files(paths) + options).encode()).hexdigest()
             return SourcePlan("local", paths, ident)
         if dataset.hub is None:
             raise HarnessError(

@@ -51,8 +51,8 @@ def start_local_cluster(cpus: int, gpus: int | None = None) -> None:
 
 
 def use_cluster_token() -> None:
-    """Join a token-authenticated cluster (Ray 2.5x's default for ``ray start``) with the token this machine
-    has: a client joining by address does not look for one unless ``RAY_AUTH_MODE=token`` is set. The
+    """Join a token-authenticated cluster (one whose ``ray start`` ran under ``RAY_AUTH_MODE=token``) with the
+    token this machine has: a client joining by address does not look for one unless ``RAY_AUTH_MODE=token`` is set. The
     token is Ray's own: ``RAY_AUTH_TOKEN``, the file ``RAY_AUTH_TOKEN_PATH``, or ``~/.ray/auth_token``."""
     if "RAY_AUTH_MODE" in os.environ:
         return

@@ -122,18 +122,24 @@ def read_lock_document(path: Path) -> LockDocument:
         raise HarnessError(message, file=path, field=where) from None
 
 
-@lru_cache(maxsize=256)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+@lru_cache(maxsize=4096)
+def _sha256_cached(files: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
+    for path, _size, _mtime_ns in files:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
+def sha256_files(paths: tuple[Path, ...]) -> str:
+    """One sha256 over the files' bytes in order, hashed once per process while each file's size and
+    modification time stay (a plan fingerprints the same data files for every job that reads them)."""
+    return _sha256_cached(tuple((str(p), (st := p.stat()).st_size, st.st_mtime_ns) for p in paths))
+
+
 def sha256_file(path: Path) -> str:
-    stat = path.stat()
-    return _sha256_cached(str(path), stat.st_size, stat.st_mtime_ns)
+    return sha256_files((path,))
 
 
 def hash_folder(folder: Path) -> dict[str, str]:
