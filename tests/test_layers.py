@@ -49,6 +49,7 @@ ALLOWED: dict[str, set[str]] = {
         "report.site_safety",
         "harness",
     },
+    "bridges": BASE | {"catalogue", "data", "kinds", "results", "scoring"},
     "cli": {"*"},
     "api": {"*"},
     "__init__": set(),

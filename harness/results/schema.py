@@ -41,6 +41,20 @@ class CheckpointInfo(Open):
     # the intermediate phase: {"status": learned|did-not-learn|not-trained|unknown, "task", "metric",
     # "dev_score", "dev_low", "dev_high", "baseline", "n_dev"} (harness.training.learning)
     learning: dict[str, Any] | None = None
+    # how the rows were scored: fine-tuned on the English target data and transferred zero-shot (every
+    # grid run), or a decoder LM prompted with `shots` examples (imported from lm-eval). Written only when
+    # not the default, so records and the keys of jobs that hold them stay byte-identical.
+    regime: Literal["fine-tuned", "prompted"] = Field(
+        default="fine-tuned", exclude_if=lambda value: value == "fine-tuned"
+    )
+    shots: int | None = Field(default=None, exclude_if=lambda value: value is None)
+
+    @property
+    def badge(self) -> str | None:
+        """"prompted, 5-shot" for a prompted row (shown beside its name everywhere); None when fine-tuned."""
+        if self.regime != "prompted":
+            return None
+        return f"prompted, {self.shots}-shot" if self.shots is not None else "prompted"
 
 
 class TaskInfo(Open):
