@@ -51,7 +51,7 @@ class CheckpointInfo(Open):
 
     @property
     def badge(self) -> str | None:
-        """"prompted, 5-shot" for a prompted row (shown beside its name everywhere); None when fine-tuned."""
+        """The badge "prompted, 5-shot" of a prompted row (shown beside its name everywhere); None when fine-tuned."""
         if self.regime != "prompted":
             return None
         return f"prompted, {self.shots}-shot" if self.shots is not None else "prompted"
