@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -105,7 +106,7 @@ def export_lm_eval(
     train). ``data_dir`` replaces ``$HARNESS_DATA_DIR`` while reading. Bad input is a ``HarnessError``
     before anything is written."""
     if shots < 0:
-        raise HarnessError(f"--shots {shots}: the number of few-shot examples is 0 or more", field="--shots")
+        raise HarnessError(f"{shots} few-shot examples: give 0 or more", field="--shots")
     out_dir = Path(out_dir).absolute()
     _check_out_dir(out_dir)
     targets = _select_targets(catalogue, patterns)
@@ -136,7 +137,7 @@ def _select_targets(catalogue: Catalogue, patterns: Sequence[str]) -> list[TaskS
     names = [t.name for t in targets]
     for pattern in patterns:
         if not fnmatch.filter(names, pattern):
-            raise HarnessError(f"--tasks {pattern!r} matches no target task", field="--tasks", allowed=names)
+            raise HarnessError(f"pattern {pattern!r} matches no target task", field="--tasks", allowed=names)
     if patterns:
         targets = [t for t in targets if any(fnmatch.fnmatchcase(t.name, p) for p in patterns)]
     return targets
@@ -176,8 +177,6 @@ class _Files:
 
 
 def _export(catalogue: Catalogue, targets: list[TaskSpec], out_dir: Path, shots: int) -> ExportResult:
-    from harness import __version__
-
     result = ExportResult(out_dir)
     files = _Files()
     entries: list[dict[str, Any]] = []
@@ -227,7 +226,7 @@ def _export(catalogue: Catalogue, targets: list[TaskSpec], out_dir: Path, shots:
                     "n_examples": len(docs),
                     "data_sha256": hashlib.sha256(data).hexdigest(),
                     "formulation": formulation.name,
-                    "harness_version": __version__,
+                    "harness_version": _harness_version(),
                     "shots": shots,
                     "fewshot_source": fewshot_sources.get(task.name),
                 }
@@ -248,6 +247,14 @@ def _export(catalogue: Catalogue, targets: list[TaskSpec], out_dir: Path, shots:
     files.add(MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode())
     _write_atomically(out_dir, files)
     return result
+
+
+def _harness_version() -> str:
+    """The installed distribution's version (the bridges layer does not import the ``harness`` root)."""
+    try:
+        return importlib.metadata.version("xtreme-harness")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _split_docs(
