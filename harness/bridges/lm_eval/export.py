@@ -321,6 +321,9 @@ def _fewshot_rows(task: TaskSpec, base_dir: Path) -> tuple[list[dict[str, Any]] 
             task, split=ref.split, language="en", base_dir=base_dir, dataset=ref.dataset, limit=limit
         )
         kept = [r for r in rows.rows.to_list() if task.kind != "extractive_qa" or _golds(r)]
+        if not kept:
+            tried.append(f"{role}: no row with a gold answer")
+            continue
         return kept, f"English {role} split {ref.split!r}, first {len(kept)} rows"
     return None, "few-shot examples need local English dev or train data (" + (
         "; ".join(tried) or "none declared"
@@ -342,6 +345,8 @@ def _documents(
 ) -> list[dict[str, Any]]:
     """Rows as lm-eval documents: ``id``, the gold (``label`` / ``answers``), the inputs, ``prompt`` and
     ``choices`` rendered in ``prompt_lang``."""
+    from harness.kinds.classification import label_index
+
     docs = []
     if task.kind == "extractive_qa":
         empty = [str(r["id"]) for r in rows if not _golds(r)]
@@ -350,8 +355,6 @@ def _documents(
     for row in rows:
         doc: dict[str, Any] = {"id": str(row["id"])}
         if task.kind == "classification":
-            from harness.kinds.classification import label_index
-
             doc["label"] = label_index(task, row["label"])
             doc["text"] = row["text"]
             if row.get("text_pair") is not None:
