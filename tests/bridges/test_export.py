@@ -301,10 +301,19 @@ def test_exported_yamls_load_in_lm_eval_without_a_warning(tasks_dir: Path, tmp_p
                 docs = list(task.test_docs())
                 assert len(docs) == next(t.meta.n_examples for t in result.tasks if t.name == name)
                 assert task.config.num_fewshot == 2 and len(list(task.fewshot_docs())) > 0
+            # the older entry point too: its only warnings are its own deprecation notices
+            from lm_eval.tasks import get_task_dict
+
+            before = len(caught)
+            assert sorted(get_task_dict(names, manager)) == sorted(names)
+            legacy = caught[before:]
+            del caught[before:]
     finally:
         root.removeHandler(handler)
     assert logged == []
     assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
+    assert {w.category for w in legacy} <= {DeprecationWarning}
+    assert all("TaskManager.load" in str(w.message) for w in legacy)
 
 
 def test_lm_eval_runs_the_export_with_the_dummy_model(tasks_dir: Path, tmp_path: Path) -> None:
