@@ -151,6 +151,23 @@ def build_parser() -> argparse.ArgumentParser:
     xtreme.add_argument("out_dir", type=Path)
     xtreme.add_argument("--checkpoint", default=None, help="checkpoint name (needed when there are several)")
     xtreme.add_argument("--seed", type=int, default=None, help="seed (needed when there are several)")
+    lm_eval = export_sub.add_parser(
+        "lm-eval", help="the targets as an lm-eval task folder (prompted decoder models; docs/lm-eval.md)"
+    )
+    lm_eval.add_argument("out_dir", type=Path, help="the folder to write (replaced as a whole)")
+    lm_eval.add_argument(
+        "--tasks",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="PATTERN",
+        help="target names or shell patterns (default: every target)",
+    )
+    lm_eval.add_argument("--shots", type=int, default=0, help="few-shot examples (English dev, else train)")
+    lm_eval.add_argument(
+        "--data-dir", type=Path, default=None, help="the data folder (default: $HARNESS_DATA_DIR)"
+    )
+    _common(lm_eval)
     return parser
 
 
@@ -522,6 +539,28 @@ def cmd_export_xtreme(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_lm_eval(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from harness.bridges.lm_eval.export import export_lm_eval
+
+    result = export_lm_eval(
+        _catalogue(args), args.out_dir, patterns=args.tasks, shots=args.shots, data_dir=args.data_dir
+    )
+    kinds = Counter(t.meta.kind for t in result.tasks)
+    shown = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+    console.print(
+        f"wrote {len(result.tasks)} lm-eval tasks ({shown}) and {len(result.groups)} groups to {args.out_dir}; "
+        f"{len(result.unavailable)} split-languages without local data, "
+        f"{len(result.not_applicable)} targets not applicable (see manifest.json)",
+        markup=False,
+    )
+    console.print(
+        f"run: lm_eval --include_path {args.out_dir} --tasks <task or group names> ...", markup=False
+    )
+    return 0
+
+
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("run", None): cmd_run,
     ("plan", None): cmd_plan,
@@ -537,6 +576,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("lock", "add"): cmd_lock_add,
     ("score", None): cmd_score,
     ("export", "xtreme"): cmd_export_xtreme,
+    ("export", "lm-eval"): cmd_export_lm_eval,
 }
 
 
