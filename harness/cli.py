@@ -166,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     eval_lm.add_argument(
         "--tasks", nargs="+", default=[], metavar="PATTERN", help="only exported tasks matching these globs"
     )
-    eval_lm.add_argument("--batch-size", default="1", help="an int or 'auto' (default 1)")
+    eval_lm.add_argument(
+        "--batch-size", type=_batch_size, default=1, help="a positive int or 'auto' (default 1)"
+    )
     eval_lm.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     eval_lm.add_argument("--dtype", default="auto", help="e.g. bfloat16, float32 (default auto)")
     eval_lm.add_argument(
@@ -578,6 +580,14 @@ def cmd_import_lm_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch_size(text: str) -> int | str:
+    if text == "auto" or text.startswith("auto:"):
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive int or 'auto'")
+    return int(text)
+
+
 def _eval_lm_name(model: str, shots: int) -> str:
     import re
 
@@ -591,7 +601,6 @@ def cmd_eval_lm(args: argparse.Namespace) -> int:
     from harness.runner.environment import code_version
 
     name = checked_name(args.name or _eval_lm_name(args.model, args.shots), field="--name")
-    batch_size: int | str = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
     if args.lm_tasks is not None:
         folder = args.lm_tasks
         tasks = folder_tasks(folder, args.tasks)
@@ -618,7 +627,7 @@ def cmd_eval_lm(args: argparse.Namespace) -> int:
         tasks=tasks,
         tasks_folder=folder,
         shots=args.shots,
-        batch_size=batch_size,
+        batch_size=args.batch_size,
         device=args.device,
         dtype=args.dtype,
         limit=args.limit,

@@ -72,7 +72,9 @@ def test_eval_lm_runs_imports_and_a_second_run_runs_nothing(
     files = results_files(runs)
     assert len(files) == 3 and not list(runs.glob(".staging-*"))
     for record in records:
-        data = json.loads(Path(record.provenance["lm_eval"]["results_file"]).read_text(encoding="utf-8"))
+        shown = record.provenance["lm_eval"]["results_file"]
+        assert shown.startswith("lm-eval/runs/tiny/")  # relative to the results folder
+        data = json.loads((results / shown).read_text(encoding="utf-8"))
         task = record.data["lm_eval_task"]
         key = record.settings["filter"]
         reported = data["results"][task][f"{record.task.kind == 'extractive_qa' and 'f1' or 'acc'},{key}"]

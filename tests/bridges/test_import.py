@@ -191,3 +191,38 @@ def test_imported_records_show_in_summary(lm_run, tmp_path: Path, capsys: pytest
     assert main(["summary", "--results", str(tmp_path), "--format", "json"]) == 0
     summary = capsys.readouterr().out
     assert "tiny-lm" in summary and "tinyqa" in summary and "tinycls" in summary
+
+
+def test_results_of_two_models_are_refused(lm_run, tmp_path: Path) -> None:
+    out, tasks, _ = lm_run
+    copy = shutil.copytree(out, tmp_path / "copy")
+    (old,) = results_files(copy)
+    data = json.loads(old.read_text(encoding="utf-8"))
+    keep = tasks[0].name
+    for key in ("results", "configs"):
+        data[key] = {keep: data[key][keep]}
+    data["config"]["model_args"] = {"pretrained": "org/other-model"}
+    date = "2999-01-01T00-00-00.000000"
+    other = copy / "org__other-model"
+    other.mkdir()
+    (other / f"results_{date}.json").write_text(json.dumps(data), encoding="utf-8")
+    (sample,) = copy.rglob(f"samples_{keep}_*.jsonl")
+    shutil.copy(sample, other / f"samples_{keep}_{date}.jsonl")
+    with pytest.raises(HarnessError, match="several models") as caught:
+        import_lm_eval(copy, tmp_path / "store", name="tiny")
+    assert "org/other-model@main" in str(caught.value)
+    assert not (tmp_path / "store" / "records").exists()
+
+
+def test_samples_of_documents_without_an_id_are_refused(lm_run, tmp_path: Path) -> None:
+    out, tasks, _ = lm_run
+    copy = shutil.copytree(out, tmp_path / "copy")
+    (sample,) = copy.rglob(f"samples_{tasks[0].name}_*.jsonl")
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    del first["doc"]["id"]
+    sample.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(HarnessError, match="its document has no 'id' and 'label'") as caught:
+        import_lm_eval(copy, tmp_path / "store", name="tiny")
+    assert str(sample) in str(caught.value)
+    assert not (tmp_path / "store" / "records").exists()

@@ -75,7 +75,15 @@ def _now() -> str:
 
 def results_files(results_dir: Path) -> list[Path]:
     """Every lm-eval results JSON under ``results_dir`` (``results_<date>.json``), oldest first."""
-    found = [p for p in Path(results_dir).rglob("results_*.json") if _RESULTS_FILE.match(p.name)]
+    root = Path(results_dir)
+    found = [
+        p
+        for p in root.rglob("results_*.json")
+        if _RESULTS_FILE.match(p.name)
+        and not any(
+            part.startswith(".staging-") for part in p.relative_to(root).parts
+        )  # eval-lm's, unfinished
+    ]
     return sorted(found, key=lambda p: (_RESULTS_FILE.match(p.name)["date"], str(p)))  # type: ignore[index]
 
 
@@ -150,7 +158,17 @@ def _prediction(meta: HarnessMeta, sample: Mapping[str, Any]) -> Any:
     return max(range(len(lls)), key=lls.__getitem__) if lls else None
 
 
-def _rows(meta: HarnessMeta, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _rows(meta: HarnessMeta, samples: list[dict[str, Any]], where: Path) -> list[dict[str, Any]]:
+    gold = "answers" if meta.kind == "extractive_qa" else "label"
+    for sample in samples:
+        doc = sample.get("doc")
+        if not isinstance(doc, dict) or "id" not in doc or gold not in doc:
+            raise HarnessError(
+                f"sample {sample.get('doc_id')}: its document has no 'id' and {gold!r} "
+                "(not a task exported by the harness?)",
+                file=where,
+                field="doc",
+            )
     rows = []
     correct_key = meta.metrics["exact_match" if meta.kind == "extractive_qa" else "accuracy"]
     for sample in sorted(samples, key=lambda s: int(s["doc_id"])):
@@ -336,7 +354,7 @@ def _plan_task(
                 "device": config.get("device"),
                 "date": data.get("date"),
                 "transformers_version": data.get("transformers_version"),
-                "results_file": str(results_path),
+                "results_file": _shown(results_path, store.root),
                 "samples_file": samples_file(results_path, task).name,
             }
             | dict(extra_provenance),
@@ -344,7 +362,16 @@ def _plan_task(
         },
         predictions=str(path.with_suffix(".predictions.jsonl").relative_to(store.root)),
     )
-    return _Planned(record, _rows(meta, samples), path)
+    return _Planned(record, _rows(meta, samples, samples_file(results_path, task)), path)
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` relative to the results folder when inside it (eval-lm's runs), else absolute."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(resolved)
 
 
 def import_results_file(
@@ -420,6 +447,14 @@ def _import(
     checked_name(name, field="--name")
     store = ResultsStore(Path(store_root))
     report = ImportReport()
+    models = {_model_identity(loaded[path], override)[:2] for path in set(newest.values())}
+    if len(models) > 1:
+        shown = sorted(f"{model}@{revision}" for model, revision in models)
+        raise HarnessError(
+            "these results are of several models; import one model's folder at a time under its name",
+            file=next(iter(sorted(set(newest.values())))).parent,
+            allowed=shown,
+        )
     planned: list[_Planned] = []
     for task, path in sorted(newest.items()):
         data = loaded[path]
