@@ -187,3 +187,23 @@ def test_eval_lm_exports_through_the_exporter(
     assert calls == [["xh_tinycls_shifted_en"]]
     (record,) = ResultsStore(results).records()
     assert record.split.name == "shifted" and record.split.in_domain is False
+
+
+def test_tasks_that_match_nothing_name_the_tasks_there(
+    tiny_lm: Path, fixture_tasks: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _eval_lm(tiny_lm, fixture_tasks, tmp_path / "r", "--tasks", "xh_nli_*") == 2
+    err = capsys.readouterr().err
+    assert "--tasks: no exported harness task" in err and "xh_tinyqa_test_en" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_without_the_exporter_eval_lm_asks_for_a_task_folder(
+    tiny_lm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("harness.bridges.lm_eval.export") is not None:
+        pytest.skip("the exporter is here")
+    assert main(["eval-lm", str(tiny_lm), "--results", str(tmp_path / "r")]) == 2
+    assert "pass an exported task folder with --lm-tasks" in capsys.readouterr().err

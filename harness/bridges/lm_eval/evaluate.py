@@ -100,7 +100,7 @@ def folder_tasks(folder: Path, patterns: Sequence[str] = ()) -> list[LmTask]:
     folder = Path(folder)
     if not folder.is_dir():
         raise HarnessError("lm-eval task folder does not exist", file=folder)
-    tasks = []
+    tasks, names = [], []
     for path in sorted(folder.rglob("*.yaml")):
         data = _read_yaml(path)
         metadata = data.get("metadata")
@@ -113,12 +113,16 @@ def folder_tasks(folder: Path, patterns: Sequence[str] = ()) -> list[LmTask]:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise HarnessError(f"metadata.harness: {first['msg']}", file=path, field=where) from None
+        names.append(data["task"])
         if patterns and not any(fnmatch.fnmatchcase(data["task"], p) for p in patterns):
             continue
         tasks.append(LmTask(data["task"], meta, path))
     if not tasks:
         raise HarnessError(
-            "no exported harness task (a YAML with metadata.harness) matches", file=folder, allowed=patterns
+            "no exported harness task (a YAML with metadata.harness) matches --tasks",
+            file=folder,
+            field="--tasks",
+            allowed=names,
         )
     return tasks
 
@@ -127,7 +131,15 @@ def exported_tasks(
     catalogue: Any, out_dir: Path, *, patterns: Sequence[str], shots: int, data_dir: Path | None
 ) -> list[LmTask]:
     """Export the catalogue's tasks into ``out_dir`` with the exporter (issue 17, export half)."""
-    from harness.bridges.lm_eval.export import export_lm_eval  # type: ignore[import-not-found]
+    try:
+        from harness.bridges.lm_eval.export import export_lm_eval  # type: ignore[import-not-found]
+    except ModuleNotFoundError as exc:  # this build has the importer but not the exporter
+        if exc.name != "harness.bridges.lm_eval.export":
+            raise
+        raise HarnessError(
+            "this build has no lm-eval exporter; pass an exported task folder with --lm-tasks",
+            field="--lm-tasks",
+        ) from None
 
     result = export_lm_eval(catalogue, out_dir, patterns=tuple(patterns), shots=shots, data_dir=data_dir)
     tasks = [LmTask(t.name, t.meta, Path(t.yaml_path)) for t in result.tasks]
@@ -348,6 +360,8 @@ def eval_lm(
         raise HarnessError("--limit must be 1 or more", field="--limit")
     began = time.perf_counter()
     reference = model_reference(model)
+    if device is None and backend == "hf":
+        device = _default_device()
     runs = Path(results) / "lm-eval" / "runs" / name
     run = EvalLmRun(name, Path(tasks_folder), runs)
     settings = {
