@@ -207,3 +207,17 @@ def test_without_the_exporter_eval_lm_asks_for_a_task_folder(
         pytest.skip("the exporter is here")
     assert main(["eval-lm", str(tiny_lm), "--results", str(tmp_path / "r")]) == 2
     assert "pass an exported task folder with --lm-tasks" in capsys.readouterr().err
+
+
+def test_without_lm_eval_installed_one_line_names_the_extra(
+    tiny_lm: Path, fixture_tasks: Path, tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "lm_eval" else real(name, *a)
+    )
+    assert _eval_lm(tiny_lm, fixture_tasks, tmp_path / "r") == 2
+    err = capsys.readouterr().err
+    assert "harness eval-lm needs 'lm-eval' from the 'demo' extra" in err

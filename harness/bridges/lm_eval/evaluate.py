@@ -34,6 +34,7 @@ from harness.bridges.lm_eval.importer import ImportReport, import_results_file, 
 from harness.bridges.lm_eval.naming import META_KEY, HarnessMeta
 from harness.catalogue.names import checked_name
 from harness.errors import HarnessError
+from harness.extras import demo_missing
 
 BACKENDS = ("hf", "vllm")
 FEWSHOT_SEED = 1234  # lm-eval's default few-shot seed
@@ -352,6 +353,8 @@ def eval_lm(
 ) -> EvalLmRun:
     """Evaluate ``model`` on ``tasks`` (already exported into ``tasks_folder``), resumably."""
     checked_name(name, field="--name")
+    if importlib.util.find_spec("lm_eval") is None:
+        raise demo_missing("harness eval-lm", "lm-eval")
     if backend not in BACKENDS:
         raise HarnessError(f"unknown backend {backend!r}", field="--backend", allowed=BACKENDS)
     if shots < 0:
