@@ -97,6 +97,13 @@ def test_eval_lm_runs_imports_and_a_second_run_runs_nothing(
     assert len(calls) == 2
     assert {r.checkpoint.name for r in ResultsStore(results).records()} == {"tiny", f"{tiny_lm.name}-0shot"}
     capsys.readouterr()
+    # paired comparison on the example ids, as for the encoders' records
+    assert main(["compare", "tiny", f"{tiny_lm.name}-0shot", "--results", str(results), "--json"]) == 0
+    paired = json.loads(capsys.readouterr().out)["per_language"]
+    assert sorted((row["task"], row["split"], row["n_examples"]) for row in paired) == [
+        ("tinycls", "shifted", 12),
+        ("tinycls", "test", 12),
+    ]
     assert main(["summary", "--results", str(results)]) == 0
     summary = capsys.readouterr().out
     assert "tiny" in summary and f"{tiny_lm.name}-0shot" in summary
