@@ -222,7 +222,7 @@ def test_samples_of_documents_without_an_id_are_refused(lm_run, tmp_path: Path) 
     first = json.loads(lines[0])
     del first["doc"]["id"]
     sample.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n", encoding="utf-8")
-    with pytest.raises(HarnessError, match="its document has no 'id' and 'label'") as caught:
+    with pytest.raises(HarnessError, match="its document lacks 'id' or 'label'") as caught:
         import_lm_eval(copy, tmp_path / "store", name="tiny")
     assert str(sample) in str(caught.value)
     assert not (tmp_path / "store" / "records").exists()

@@ -131,16 +131,17 @@ def harness_meta(config: Mapping[str, Any]) -> HarnessMeta | None:
     return HarnessMeta.model_validate(raw)
 
 
-def _filter_of(task_results: Mapping[str, Any], metric: str, samples: list[dict[str, Any]]) -> str:
+def _filter_of(task: str, task_results: Mapping[str, Any], metric: str, where: Path) -> str:
     """The one filter the metric was reported under ("none" for the exported tasks)."""
     filters = sorted(k.split(",", 1)[1] for k in task_results if k.startswith(f"{metric},"))
     if not filters:
-        raise HarnessError(f"lm-eval reported no {metric!r}", field=f"results.{metric}")
+        raise HarnessError(f"{task}: lm-eval reported no {metric!r}", file=where, field="results")
     if "none" in filters:
         return "none"
     if len(filters) > 1:
         raise HarnessError(
-            f"{metric!r} was reported under several filters; the exported tasks use none",
+            f"{task}: {metric!r} was reported under several filters; the exported tasks use none",
+            file=where,
             field="results",
             allowed=filters,
         )
@@ -164,7 +165,7 @@ def _rows(meta: HarnessMeta, samples: list[dict[str, Any]], where: Path) -> list
         doc = sample.get("doc")
         if not isinstance(doc, dict) or "id" not in doc or gold not in doc:
             raise HarnessError(
-                f"sample {sample.get('doc_id')}: its document has no 'id' and {gold!r} "
+                f"sample {sample.get('doc_id')}: its document lacks 'id' or {gold!r} "
                 "(not a task exported by the harness?)",
                 file=where,
                 field="doc",
@@ -190,7 +191,7 @@ def _check_samples(
 ) -> tuple[dict[str, float], str]:
     """The task's scores by harness metric (lm-eval's numbers, each checked against its samples)."""
     reported = data["results"].get(task, {})
-    filt = _filter_of(reported, next(iter(meta.metrics.values())), samples)
+    filt = _filter_of(task, reported, next(iter(meta.metrics.values())), where)
     samples[:] = [s for s in samples if s.get("filter", filt) == filt]
     doc_ids = [int(s["doc_id"]) for s in samples]
     if len(set(doc_ids)) != len(doc_ids):
