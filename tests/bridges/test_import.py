@@ -47,7 +47,7 @@ def lm_eval_run(tiny_lm: Path, tasks: list[str], tasks_dir: Path, out: Path, sho
         model=HFLM(pretrained=str(tiny_lm), device="cpu", batch_size=4),
         model_args=model_args,
         tasks=tasks,
-        task_manager=TaskManager(include_path=str(tasks_dir)),
+        task_manager=TaskManager(include_path=str(tasks_dir), include_defaults=False),
         num_fewshot=shots,
         log_samples=True,
         bootstrap_iters=0,
