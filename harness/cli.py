@@ -168,6 +168,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=None, help="the data folder (default: $HARNESS_DATA_DIR)"
     )
     _common(lm_eval)
+
+    imp = sub.add_parser("import", help="bring another tool's results into the results store")
+    imp_sub = imp.add_subparsers(dest="import_command", required=True, parser_class=_Parser)
+    lm_import = imp_sub.add_parser("lm-eval", help="lm-eval's results JSON and --log_samples JSONL")
+    lm_import.add_argument("results_dir", type=Path, help="lm-eval's --output_path (or one results JSON)")
+    lm_import.add_argument("--name", required=True, help="the checkpoint name the records get")
+    lm_import.add_argument("--results", type=Path, default=Path("results"))
+
+    eval_lm = sub.add_parser("eval-lm", help="prompt a decoder LM k-shot on the tasks, through lm-eval")
+    eval_lm.add_argument("model", help="a model folder or a hub id ORG/NAME")
+    eval_lm.add_argument("--name", default=None, help="checkpoint name (default: <model>-<K>shot)")
+    eval_lm.add_argument("--shots", type=int, default=0, metavar="K", help="few-shot examples (default 0)")
+    eval_lm.add_argument(
+        "--tasks", nargs="+", default=[], metavar="PATTERN", help="only exported tasks matching these globs"
+    )
+    eval_lm.add_argument(
+        "--batch-size", type=_batch_size, default=1, help="a positive int or 'auto' (default 1)"
+    )
+    eval_lm.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    eval_lm.add_argument("--dtype", default="auto", help="e.g. bfloat16, float32 (default auto)")
+    eval_lm.add_argument(
+        "--limit", type=int, default=None, help="N documents per task (smoke runs; recorded)"
+    )
+    eval_lm.add_argument("--backend", choices=("hf", "vllm"), default="hf")
+    eval_lm.add_argument("--revision", default=None, help="the model's hub revision")
+    eval_lm.add_argument("--trust-remote-code", action="store_true", help="run the model repo's own code")
+    eval_lm.add_argument("--allow-pickle", action="store_true", help="load pickle (.bin) weights")
+    eval_lm.add_argument("--results", type=Path, default=Path("results"))
+    eval_lm.add_argument("--data-dir", type=Path, default=None, help="the exporter's data folder")
+    eval_lm.add_argument(
+        "--lm-tasks",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="an already-exported lm-eval task folder (skips the export)",
+    )
+    _common(eval_lm)
     return parser
 
 
@@ -561,6 +598,93 @@ def cmd_export_lm_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_lm_eval(args: argparse.Namespace) -> int:
+    from harness.bridges.lm_eval.importer import import_lm_eval
+    from harness.runner.environment import code_version
+
+    report = import_lm_eval(args.results_dir, args.results, name=args.name, code_version=code_version())
+    for note in report.skipped:
+        console.print(f"skipped {note}", markup=False, soft_wrap=True)
+    for record in report.records:
+        console.print(
+            f"{record.task.name} {record.split.name} {record.language}: {record.main_metric} "
+            f"{record.main_score:.4f} (n={record.n_examples})",
+            markup=False,
+        )
+    console.print(
+        f"{args.name}: {len(report.written)} records written, {len(report.unchanged)} already stored, "
+        f"in {args.results}",
+        markup=False,
+    )
+    return 0
+
+
+def _batch_size(text: str) -> int | str:
+    if text == "auto" or text.startswith("auto:"):
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive int or 'auto'")
+    return int(text)
+
+
+def _eval_lm_name(model: str, shots: int) -> str:
+    import re
+
+    base = re.sub(r"[^A-Za-z0-9._+-]", "-", model.rstrip("/").rsplit("/", 1)[-1]).strip("-.") or "model"
+    return f"{base[:90]}-{shots}shot"
+
+
+def cmd_eval_lm(args: argparse.Namespace) -> int:
+    from harness.bridges.lm_eval.evaluate import TaskOutcome, eval_lm, exported_tasks, folder_tasks
+    from harness.catalogue.names import checked_name
+    from harness.runner.environment import code_version
+
+    name = checked_name(args.name or _eval_lm_name(args.model, args.shots), field="--name")
+    if args.lm_tasks is not None:
+        folder = args.lm_tasks
+        tasks = folder_tasks(folder, args.tasks)
+    else:
+        folder = args.results / "lm-eval" / "tasks"
+        tasks = exported_tasks(
+            _catalogue(args), folder, patterns=args.tasks, shots=args.shots, data_dir=args.data_dir
+        )
+
+    def show(outcome: TaskOutcome) -> None:
+        if outcome.status == "done":
+            console.print(f"{outcome.task}: already imported", markup=False)
+        else:
+            console.print(
+                f"{outcome.task}: {outcome.main_metric} {outcome.main_score:.4f} "
+                f"(n={outcome.n_examples}, {outcome.wall_s:.1f} s)",
+                markup=False,
+            )
+
+    run = eval_lm(
+        args.model,
+        name=name,
+        results=args.results,
+        tasks=tasks,
+        tasks_folder=folder,
+        shots=args.shots,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        limit=args.limit,
+        backend=args.backend,
+        revision=args.revision,
+        trust_remote_code=args.trust_remote_code,
+        allow_pickle=args.allow_pickle,
+        code_version=code_version(),
+        on_task=show,
+    )
+    console.print(
+        f"{name}: {len(run.ran)} tasks ran, {len(run.done)} already imported, {run.wall_s:.1f} s; "
+        f"records in {args.results}",
+        markup=False,
+    )
+    return 0
+
+
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("run", None): cmd_run,
     ("plan", None): cmd_plan,
@@ -577,6 +701,8 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("score", None): cmd_score,
     ("export", "xtreme"): cmd_export_xtreme,
     ("export", "lm-eval"): cmd_export_lm_eval,
+    ("import", "lm-eval"): cmd_import_lm_eval,
+    ("eval-lm", None): cmd_eval_lm,
 }
 
 
