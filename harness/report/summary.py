@@ -514,7 +514,19 @@ def compare_table_spec(rows: pd.DataFrame, a: str, b: str, *, per_language: bool
     return SummaryTable(name, title, columns, body, caption=CI_CAPTION)
 
 
-def print_compare(rows: pd.DataFrame, tasks: pd.DataFrame, a: str, b: str, console: Console) -> None:
+def print_compare(
+    rows: pd.DataFrame,
+    tasks: pd.DataFrame,
+    a: str,
+    b: str,
+    console: Console,
+    protocols: str | None = None,
+) -> None:
+    """The two comparison tables (``a`` and ``b``: the checkpoints' labels, badged when prompted), after
+    ``protocols`` (``harness.report.compare.protocol_line``) when the two were scored differently."""
+    if protocols:
+        console.print(Text(protocols, style="bold yellow"))
+        console.print()
     if rows.empty:
         console.print(Text(f"{a} and {b} share no (task, split, language) to compare."))
         return
