@@ -70,7 +70,7 @@ def checkpoint_label(records: Sequence[Record], name: str) -> str:
 def protocol_line(records: Sequence[Record], a: str, b: str) -> str | None:
     """The line ``harness compare`` prints when A and B were scored under different protocols (one
     prompted, the other fine-tuned, or prompted with different numbers of shots); None when alike."""
-    badges = {}
+    badges: dict[str, str | None] = {}
     for record in records:
         if record.checkpoint.name in (a, b):
             badges.setdefault(record.checkpoint.name, record.checkpoint.badge)
