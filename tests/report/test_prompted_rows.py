@@ -267,8 +267,12 @@ def test_every_page_naming_the_prompted_checkpoint_shows_its_badge(site: Path) -
     assert sum(1 for c, b in target.names if c == LM and b == [BADGE]) == 3
     text = (site / "targets" / "xnli.html").read_text(encoding="utf-8")
     assert f"{LM} ({BADGE})" in text  # the plots' legends and the selection-rule list
-    for page in ("checkpoints/enc+mmlu-en.html", "checkpoints/enc+mmlu-de.html", "methodology.html"):
+    for page in ("checkpoints/enc+mmlu-en.html", "checkpoints/enc+mmlu-de.html"):
         assert not parsed(site / page).badges, page
+    methodology = parsed(site / "methodology.html")  # the protocol explained, no checkpoint badged
+    assert methodology.legend and BADGE not in methodology.badges
+    per_language = json.loads((site / "results.json").read_text(encoding="utf-8"))
+    assert {r["badge"] for r in per_language["rows"] if r["checkpoint"] == LM} == {BADGE}
 
 
 def test_site_of_fine_tuned_rows_is_unbadged(tmp_path: Path) -> None:
