@@ -26,7 +26,6 @@ from harness.report.table_formats import (
     to_markdown,
 )
 from harness.report.tables import (
-    checkpoint_badges,
     language_order,
     leaderboard,
     leaderboard_targets,
@@ -34,11 +33,13 @@ from harness.report.tables import (
     per_language,
     per_task,
     ranking_key,
+    record_badges,
     task_splits,
 )
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
 from harness.scoring.bootstrap import DEFAULT_BOOT
+from harness.scoring.cells import checkpoint_badges
 from harness.scoring.robustness import robustness_summary, robustness_table
 from harness.scoring.stats_tables import OVERALL
 
@@ -63,14 +64,6 @@ def regime_columns(badges: dict[str, str]) -> list[Column]:
 
 def regime_cells(checkpoint: object, badges: dict[str, str]) -> list[str]:
     return [badges.get(str(checkpoint), FINE_TUNED)] if badges else []
-
-
-def summary_badges(summary: pd.DataFrame) -> dict[str, str]:
-    """The badges a robustness summary carries (its ``badge`` column, when some row is prompted)."""
-    if "badge" not in summary.columns:
-        return {}
-    badged = summary[summary["badge"].notna()]
-    return {str(c): str(b) for c, b in zip(badged["checkpoint"], badged["badge"], strict=True)}
 
 
 def _text(value: object) -> Text:
@@ -100,7 +93,7 @@ def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = Non
     aggregates = [OVERALL] * (group is not None) + ["average"]
     tasks = per_task(records)
     demo = set(tasks.loc[tasks["demo_split"].astype(bool), "task"])
-    badges = checkpoint_badges(records)
+    badges = record_badges(records)
     columns = [
         Column("rank", "int", header="#"),
         Column("checkpoint", "text", label=True),
@@ -267,7 +260,7 @@ def learning_spec(records: Sequence[Record]) -> SummaryTable | None:
 def robustness_overview_spec(summary: pd.DataFrame) -> SummaryTable:
     """Checkpoints × targets: the mean shifted-domain gap ± CI, then over all targets and the worst domain."""
     targets = sorted({str(t) for t in summary["task"] if t != "all"})
-    badges = summary_badges(summary)
+    badges = checkpoint_badges(summary)
     columns = [Column("checkpoint", "text", label=True), *regime_columns(badges)]
     columns += [Column(t, "signed_pm") for t in [*targets, "all targets"]]
     columns += [Column("worst domain", "text"), Column("worst gap", "signed")]
@@ -301,7 +294,9 @@ def robustness_target_spec(task: str, rows: pd.DataFrame, summary: pd.DataFrame)
     """One target: per checkpoint the in-domain score, the score per shifted domain, gap ± CI, worst domain."""
     usable = rows[np.isfinite(rows["gap"].to_numpy(dtype=float))]
     domains = sorted({str(d) for d in usable["domain"]})
-    badges = {c: b for c, b in summary_badges(summary).items() if c in set(usable["checkpoint"].astype(str))}
+    badges = {
+        c: b for c, b in checkpoint_badges(summary).items() if c in set(usable["checkpoint"].astype(str))
+    }
     columns = [Column("checkpoint", "text", label=True), *regime_columns(badges), Column("in-domain")]
     columns += [Column(d) for d in domains]
     columns += [
@@ -412,7 +407,7 @@ def summary_items(
         items.append(training)
     langs = per_language(records)
     tasks = per_task(records)
-    badges = checkpoint_badges(records)
+    badges = record_badges(records)
     for task, split in task_splits(tasks):
         items.append(
             language_spec(

@@ -221,7 +221,7 @@ def flat_frame(records: Sequence[Record]) -> pd.DataFrame:
     )
 
 
-def checkpoint_badges(records: Sequence[Record]) -> dict[str, str]:
+def record_badges(records: Sequence[Record]) -> dict[str, str]:
     """Per prompted checkpoint, its badge ("prompted, 5-shot"); {} when every record is fine-tuned.
     Read once per distinct checkpoint object."""
     _, cks = shared_objects(list(map(attrgetter("checkpoint"), records)))

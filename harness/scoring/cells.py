@@ -155,7 +155,8 @@ def badge_of(checkpoint: object) -> str | None:
 
 
 def checkpoint_badges(frame: pd.DataFrame) -> dict[str, str]:
-    """Per prompted checkpoint of a cell frame, its badge ({} when every row is fine-tuned)."""
+    """Per prompted checkpoint of a frame with ``checkpoint`` and ``badge`` columns (the cells, or a
+    table ``with_badge`` gave one), its badge; {} when every row is fine-tuned."""
     if "badge" not in frame.columns or frame.empty:
         return {}
     badged = frame[frame["badge"].notna()]

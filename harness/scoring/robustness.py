@@ -234,15 +234,7 @@ def robustness_summary(table: pd.DataFrame) -> pd.DataFrame:
     stored = SUMMARIES.get(_identity(table))
     if isinstance(stored, pd.DataFrame):
         return stored.copy()
-    return with_badge(_conservative_summary(table), _badges_of(table))
-
-
-def _badges_of(table: pd.DataFrame) -> dict[str, str]:
-    """The badges a robustness table carries (its ``badge`` column, when some row is prompted)."""
-    if "badge" not in table.columns:
-        return {}
-    badged = table[table["badge"].notna()]
-    return {str(c): str(b) for c, b in zip(badged["checkpoint"], badged["badge"], strict=True)}
+    return with_badge(_conservative_summary(table), checkpoint_badges(table))
 
 
 def _conservative_summary(table: pd.DataFrame) -> pd.DataFrame:
