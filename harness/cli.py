@@ -389,7 +389,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.report.compare import compare_tables
+    from harness.report.compare import checkpoint_label, compare_tables, protocol_line
     from harness.report.summary import print_compare
     from harness.results.locate import require_store
     from harness.results.store import ResultsStore
@@ -397,7 +397,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from harness.scoring.derived import frame_rows
 
     store = ResultsStore(require_store(args.results))
-    rows, tasks = compare_tables(store, store.records(), args.a, args.b)
+    records = store.records()
+    rows, tasks = compare_tables(store, records, args.a, args.b)
+    protocols = protocol_line(records, args.a, args.b)
     if args.json:
         payload = {
             "a": args.a,
@@ -406,9 +408,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "per_task": frame_rows(tasks),
             "per_language": frame_rows(rows),
         }
+        if protocols:  # only then: the JSON of two fine-tuned checkpoints is unchanged
+            payload["protocols_differ"] = protocols
         print(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True))
         return 0
-    print_compare(rows, tasks, args.a, args.b, console)
+    a, b = checkpoint_label(records, args.a), checkpoint_label(records, args.b)
+    print_compare(rows, tasks, a, b, console, protocols)
     return 0
 
 

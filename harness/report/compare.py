@@ -2,6 +2,9 @@
 
 ``diff`` = A − B on the examples both were scored on (the same bootstrap draws for both: paired CI and
 two-sided paired bootstrap p-value), then per (task, split) the mean over their shared languages.
+
+A prompted checkpoint (a decoder LM given k examples, imported from lm-eval) may be compared with a
+fine-tuned one, but never silently: ``protocol_line`` says the protocols differ, both sides badged.
 """
 
 from __future__ import annotations
@@ -56,6 +59,32 @@ def _check_names(known: list[str], names: Sequence[str]) -> None:
                 f"unknown checkpoint {name!r}{did_you_mean(name, known)}; known checkpoints: {', '.join(known)}",
                 field="checkpoint",
             )
+
+
+def checkpoint_label(records: Sequence[Record], name: str) -> str:
+    """``name`` with its badge, ``name (prompted, 5-shot)``; a fine-tuned checkpoint's name as it is."""
+    badge = next((r.checkpoint.badge for r in records if r.checkpoint.name == name), None)
+    return f"{name} ({badge})" if badge else name
+
+
+def protocol_line(records: Sequence[Record], a: str, b: str) -> str | None:
+    """The line ``harness compare`` prints when A and B were scored under different protocols (one
+    prompted, the other fine-tuned, or prompted with different numbers of shots); None when alike."""
+    badges: dict[str, str | None] = {}
+    for record in records:
+        if record.checkpoint.name in (a, b):
+            badges.setdefault(record.checkpoint.name, record.checkpoint.badge)
+    if badges.get(a) == badges.get(b):
+        return None
+
+    def described(name: str) -> str:
+        badge = badges.get(name)
+        return f"{name} ({badge})" if badge else f"{name} (fine-tuned, zero-shot transfer)"
+
+    return (
+        f"Protocols differ: A = {described(a)}, B = {described(b)}; the difference mixes the models "
+        "with the way they were scored (prompted k-shot vs fine-tuned zero-shot transfer)."
+    )
 
 
 def _stats(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

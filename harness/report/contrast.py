@@ -6,6 +6,11 @@ counterpart: the English-source checkpoint of the same model whose condition (or
 the same intermediate size and embedding freezing first, then by name). A non-English checkpoint with
 no counterpart is reported as unpaired (``english`` is None, no numbers), never dropped.
 
+Regimes. The two sides of a pair always have the same regime, and that regime is ``fine-tuned``: the
+question is about intermediate training, which a decoder LM prompted with k examples (``regime:
+prompted``, imported from lm-eval) never had. A prompted checkpoint is therefore never a side of a
+pair, whatever its source fields say, and is not listed as unpaired either (``PAIRED_REGIME``).
+
 Both sides of a pair are scored on the same examples of each (task, split, language), so the
 bootstrap resamples them with the same draws (``harness.scoring.bootstrap``): ``diff`` (non-English −
 English) has a paired CI and a two-sided paired bootstrap p-value. ``gap_diff`` is the difference of
@@ -69,10 +74,22 @@ PRIMARY: DerivedRegistry[Verdict] = (
 
 
 # ---- pairing -----------------------------------------------------------------------------------------
+# the only regime a contrast side may have: intermediate training is a fine-tuning question
+PAIRED_REGIME = "fine-tuned"
+
+
 def checkpoint_info(cs: CellSet) -> pd.DataFrame:
     columns = ["checkpoint", "model", "condition", "intermediate_task", "source_lang", "source_type"]
     extra = ["intermediate_size", "matched_with", "frozen_embeddings"]
-    return cs.frame.groupby("checkpoint", sort=True)[columns[1:] + extra].first().reset_index()
+    frame = cs.frame if "regime" in cs.frame.columns else cs.frame.assign(regime=PAIRED_REGIME)
+    return frame.groupby("checkpoint", sort=True)[[*columns[1:], *extra, "regime"]].first().reset_index()
+
+
+def same_regime(a: dict, b: dict) -> bool:
+    """Whether two checkpoints (rows of ``checkpoint_info``) may be the two sides of a pair: both of
+    the paired regime (a prompted row never pairs, not even with another prompted row)."""
+    regime_a, regime_b = a.get("regime", PAIRED_REGIME), b.get("regime", PAIRED_REGIME)
+    return regime_a == regime_b == PAIRED_REGIME
 
 
 def is_english(lang: object) -> bool:
@@ -80,14 +97,17 @@ def is_english(lang: object) -> bool:
 
 
 def pairs(info: pd.DataFrame) -> list[tuple[dict, dict | None]]:
-    """(non-English checkpoint, its English counterpart or None), by non-English name."""
+    """(non-English checkpoint, its English counterpart or None), by non-English name; both sides
+    fine-tuned (``same_regime``)."""
     rows = info.to_dict("records")
     english = [r for r in rows if is_english(r["source_lang"])]
     out = []
     for row in rows:
         if not isinstance(row["source_lang"], str) or is_english(row["source_lang"]):
             continue
-        same_model = [e for e in english if e["model"] == row["model"]]
+        if row.get("regime", PAIRED_REGIME) != PAIRED_REGIME:
+            continue  # a prompted checkpoint is never a side, and not "unpaired" either
+        same_model = [e for e in english if e["model"] == row["model"] and same_regime(e, row)]
         chosen = []
         if isinstance(row["matched_with"], str) and row["matched_with"]:
             chosen = [e for e in same_model if row["matched_with"] in (e["condition"], e["checkpoint"])]

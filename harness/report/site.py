@@ -37,6 +37,7 @@ from harness.resources import templates_dir as builtin_templates_dir
 from harness.results.atomic import atomic_write_text, dumps
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
+from harness.scoring.cells import with_badge
 
 INDEX_TEMPLATE = "index.html.j2"
 DEMO_NOTE = "a shipped sample of the data, not the official test protocol"
@@ -95,6 +96,7 @@ def _methodology(data: SiteData, targets: list[dict[str, Any]]) -> dict[str, Any
         "tie_rule": TIE_RULE,
         "n_boot": data.tables.n_boot,
         "n_unavailable": len(data.unavailable),
+        "any_prompted": bool(data.badges()),
     }
 
 
@@ -121,7 +123,7 @@ def render_site(
     env = make_environment(Path(templates_dir) if templates_dir else default_templates_dir())
     index = index_context(data)
     order = [row["checkpoint"] for row in index["board"]["rows"]]
-    langs = per_language_of(data.frame)
+    langs = with_badge(per_language_of(data.frame), data.badges())  # a badge column only if prompted
     targets = target_contexts(data, order)
     checkpoints, exported = checkpoint_contexts(data, order)
     downloads, data_files = write_downloads(

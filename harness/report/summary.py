@@ -33,11 +33,13 @@ from harness.report.tables import (
     per_language,
     per_task,
     ranking_key,
+    record_badges,
     task_splits,
 )
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
 from harness.scoring.bootstrap import DEFAULT_BOOT
+from harness.scoring.cells import checkpoint_badges
 from harness.scoring.robustness import robustness_summary, robustness_table
 from harness.scoring.stats_tables import OVERALL
 
@@ -47,6 +49,21 @@ DEMO_NOTE = "demo split: a shipped sample, not the official test set"
 CI_CAPTION = "± = half-width of the 95 % bootstrap CI (examples and seeds); no ± = no CI (one seed, no per-example file)"
 GROUP_RULE = {True: ", shown only when all are scored", False: " that are scored"}
 NO_ROBUSTNESS = "Robustness: no target has both an in-domain and a domain-shifted split scored yet."
+FINE_TUNED = "fine-tuned"
+REGIME_LEGEND = (
+    "regime: fine-tuned = fine-tuned on the English target data, transferred zero-shot; prompted, k-shot = "
+    "a decoder LM prompted with k examples (lm-eval), a different protocol, never paired with a fine-tuned row"
+)
+
+
+def regime_columns(badges: dict[str, str]) -> list[Column]:
+    """The ``regime`` column (after the checkpoint) when some row is prompted; none otherwise. A value
+    column, not a label: it is never folded, and it sits in the first block beside the checkpoint."""
+    return [Column("regime", "text")] if badges else []
+
+
+def regime_cells(checkpoint: object, badges: dict[str, str]) -> list[str]:
+    return [badges.get(str(checkpoint), FINE_TUNED)] if badges else []
 
 
 def _text(value: object) -> Text:
@@ -76,9 +93,11 @@ def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = Non
     aggregates = [OVERALL] * (group is not None) + ["average"]
     tasks = per_task(records)
     demo = set(tasks.loc[tasks["demo_split"].astype(bool), "task"])
+    badges = record_badges(records)
     columns = [
         Column("rank", "int", header="#"),
         Column("checkpoint", "text", label=True),
+        *regime_columns(badges),
         *[Column(t, header=f"{t}{' †' if t in demo else ''}") for t in targets],
         *[
             Column(
@@ -103,6 +122,7 @@ def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = Non
         [
             rank,
             values["checkpoint"],
+            *regime_cells(values["checkpoint"], badges),
             *[values[t] for t in targets],
             *[values[name] for name in aggregates],
             *[values[k] for k in ("model", "intermediate_task", "source_lang", "source_type")],
@@ -110,7 +130,7 @@ def leaderboard_spec(records: Sequence[Record], store: ResultsStore | None = Non
         ]
         for rank, values in zip(ranks, board.to_dict("records"), strict=True)
     ]
-    notes = [f"† {DEMO_NOTE}"] * bool(demo & set(targets))
+    notes = [f"† {DEMO_NOTE}"] * bool(demo & set(targets)) + [REGIME_LEGEND] * bool(badges)
     if group is not None:
         notes.append(
             f"{group.label}: the mean of the {len(group.tasks)} tasks of group {group.group}{GROUP_RULE[group.require_all]}"
@@ -133,29 +153,39 @@ def _split_title(task_rows: pd.DataFrame) -> str:
     return title
 
 
-def language_spec(langs: pd.DataFrame, tasks: pd.DataFrame) -> SummaryTable:
+def language_spec(
+    langs: pd.DataFrame, tasks: pd.DataFrame, badges: dict[str, str] | None = None
+) -> SummaryTable:
     """Checkpoints as rows, languages as columns, the task mean first; the trivial baseline and the
-    number of examples below a rule."""
+    number of examples below a rule. ``badges``: the prompted checkpoints' (a ``regime`` column)."""
+    badges = {c: b for c, b in (badges or {}).items() if c in set(tasks["checkpoint"])}
     languages = language_order(langs["language"])
     rows: list[list] = []
     for checkpoint in sorted(tasks["checkpoint"]):
         scores = langs[langs["checkpoint"] == checkpoint].set_index("language")["score"]
         mean = tasks.loc[tasks["checkpoint"] == checkpoint, "score"].iloc[0]
-        rows.append([checkpoint, mean, *[scores.get(lang) for lang in languages]])
+        rows.append(
+            [checkpoint, *regime_cells(checkpoint, badges), mean, *[scores.get(lang) for lang in languages]]
+        )
     baseline = langs.groupby("language")["baseline"].mean()
     name = tasks["baseline_name"].dropna()
     rows.append(
         [
             Text(f"baseline: {name.iloc[0]}" if len(name) else "baseline", style="italic dim"),
+            *[None] * len(regime_columns(badges)),
             tasks["baseline"].mean(),
             *[baseline.get(lang) for lang in languages],
         ]
     )
     n_examples = langs.groupby("language")["n_examples"].max()
     counts = [int(n_examples[lang]) if lang in n_examples else None for lang in languages]
-    rows.append(["n examples", None, *counts])
+    rows.append(["n examples", *[None] * len(regime_columns(badges)), None, *counts])
     first = tasks.iloc[0]
-    columns = [Column("checkpoint", "text", label=True), Column("mean", style="bold")]
+    columns = [
+        Column("checkpoint", "text", label=True),
+        *regime_columns(badges),
+        Column("mean", style="bold"),
+    ]
     columns += [Column(lang) for lang in languages]
     name = f"{first['task']} · {first['split']}"
     return SummaryTable(name, _split_title(tasks), columns, rows, reference_rows=2)
@@ -230,7 +260,8 @@ def learning_spec(records: Sequence[Record]) -> SummaryTable | None:
 def robustness_overview_spec(summary: pd.DataFrame) -> SummaryTable:
     """Checkpoints × targets: the mean shifted-domain gap ± CI, then over all targets and the worst domain."""
     targets = sorted({str(t) for t in summary["task"] if t != "all"})
-    columns = [Column("checkpoint", "text", label=True)]
+    badges = checkpoint_badges(summary)
+    columns = [Column("checkpoint", "text", label=True), *regime_columns(badges)]
     columns += [Column(t, "signed_pm") for t in [*targets, "all targets"]]
     columns += [Column("worst domain", "text"), Column("worst gap", "signed")]
     rows = []
@@ -241,7 +272,15 @@ def robustness_overview_spec(summary: pd.DataFrame) -> SummaryTable:
             for t in [*targets, "all"]
         ]
         overall = by_task.get("all", {})
-        rows.append([checkpoint, *gaps, overall.get("worst_domain"), overall.get("worst_gap")])
+        rows.append(
+            [
+                checkpoint,
+                *regime_cells(checkpoint, badges),
+                *gaps,
+                overall.get("worst_domain"),
+                overall.get("worst_gap"),
+            ]
+        )
     return SummaryTable(
         "robustness",
         "Robustness — mean shifted-domain gap (shifted − in-domain, points)",
@@ -255,7 +294,10 @@ def robustness_target_spec(task: str, rows: pd.DataFrame, summary: pd.DataFrame)
     """One target: per checkpoint the in-domain score, the score per shifted domain, gap ± CI, worst domain."""
     usable = rows[np.isfinite(rows["gap"].to_numpy(dtype=float))]
     domains = sorted({str(d) for d in usable["domain"]})
-    columns = [Column("checkpoint", "text", label=True), Column("in-domain")]
+    badges = {
+        c: b for c, b in checkpoint_badges(summary).items() if c in set(usable["checkpoint"].astype(str))
+    }
+    columns = [Column("checkpoint", "text", label=True), *regime_columns(badges), Column("in-domain")]
     columns += [Column(d) for d in domains]
     columns += [
         Column("gap", "signed_pm"),
@@ -271,6 +313,7 @@ def robustness_target_spec(task: str, rows: pd.DataFrame, summary: pd.DataFrame)
         body.append(
             [
                 checkpoint,
+                *regime_cells(checkpoint, badges),
                 group.drop_duplicates("language")["in_domain_score"].mean(),
                 *[shifted.get(d) for d in domains],
                 _ci(s, "mean_gap", "gap_low", "gap_high") if s else None,
@@ -364,11 +407,13 @@ def summary_items(
         items.append(training)
     langs = per_language(records)
     tasks = per_task(records)
+    badges = record_badges(records)
     for task, split in task_splits(tasks):
         items.append(
             language_spec(
                 langs[(langs["task"] == task) & (langs["split"] == split)],
                 tasks[(tasks["task"] == task) & (tasks["split"] == split)],
+                badges,
             )
         )
     return items + statistics_items(store, records, n_boot)
@@ -464,7 +509,19 @@ def compare_table_spec(rows: pd.DataFrame, a: str, b: str, *, per_language: bool
     return SummaryTable(name, title, columns, body, caption=CI_CAPTION)
 
 
-def print_compare(rows: pd.DataFrame, tasks: pd.DataFrame, a: str, b: str, console: Console) -> None:
+def print_compare(
+    rows: pd.DataFrame,
+    tasks: pd.DataFrame,
+    a: str,
+    b: str,
+    console: Console,
+    protocols: str | None = None,
+) -> None:
+    """The two comparison tables (``a`` and ``b``: the checkpoints' labels, badged when prompted), after
+    ``protocols`` (``harness.report.compare.protocol_line``) when the two were scored differently."""
+    if protocols:
+        console.print(Text(protocols, style="bold yellow"))
+        console.print()
     if rows.empty:
         console.print(Text(f"{a} and {b} share no (task, split, language) to compare."))
         return

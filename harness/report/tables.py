@@ -221,6 +221,13 @@ def flat_frame(records: Sequence[Record]) -> pd.DataFrame:
     )
 
 
+def record_badges(records: Sequence[Record]) -> dict[str, str]:
+    """Per prompted checkpoint, its badge ("prompted, 5-shot"); {} when every record is fine-tuned.
+    Read once per distinct checkpoint object."""
+    _, cks = shared_objects(list(map(attrgetter("checkpoint"), records)))
+    return {c.name: c.badge for c in cks if c.badge is not None}
+
+
 def _sorted_codes(names: list[str]) -> np.ndarray:
     """Per distinct object, the rank of its name among the distinct names (sorts like the names)."""
     distinct = sorted(set(names))

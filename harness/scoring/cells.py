@@ -142,6 +142,39 @@ def learning_status(checkpoint: object) -> str:
     return status if isinstance(status, str) else "unknown"
 
 
+def regime_of(checkpoint: object) -> str:
+    """``fine-tuned`` (every grid run) or ``prompted`` (a decoder LM imported from lm-eval)."""
+    regime = getattr(checkpoint, "regime", None)
+    return regime if isinstance(regime, str) else "fine-tuned"
+
+
+def badge_of(checkpoint: object) -> str | None:
+    """The badge shown beside a prompted checkpoint's name ("prompted, 5-shot"); None when fine-tuned."""
+    badge = getattr(checkpoint, "badge", None)
+    return badge if isinstance(badge, str) else None
+
+
+def checkpoint_badges(frame: pd.DataFrame) -> dict[str, str]:
+    """Per prompted checkpoint of a frame with ``checkpoint`` and ``badge`` columns (the cells, or a
+    table ``with_badge`` gave one), its badge; {} when every row is fine-tuned."""
+    if "badge" not in frame.columns or frame.empty:
+        return {}
+    badged = frame[frame["badge"].notna()]
+    return {str(c): str(b) for c, b in zip(badged["checkpoint"], badged["badge"], strict=True)}
+
+
+def with_badge(table: pd.DataFrame, badges: Mapping[str, str]) -> pd.DataFrame:
+    """``table`` with a ``badge`` column right after ``checkpoint`` ("prompted, 5-shot"; None for a
+    fine-tuned row) when some row is prompted; unchanged otherwise, so tables of fine-tuned checkpoints
+    keep their columns and bytes."""
+    if not badges or "checkpoint" not in table.columns or table.empty:
+        return table
+    table = table.drop(columns=["badge"], errors="ignore")
+    values = object_array([badges.get(str(c)) for c in table["checkpoint"]])
+    table.insert(list(table.columns).index("checkpoint") + 1, "badge", values)
+    return table
+
+
 def declared_endpoint(record: Record) -> str | None:
     """The primary endpoint the record's grid declared (None on records that predate the field)."""
     value = record.settings.get("primary_endpoint") if isinstance(record.settings, dict) else None
@@ -194,6 +227,8 @@ def _cell_frame(a: RecordArrays, first: np.ndarray, order: np.ndarray, starts: n
         "matched_with": object_array([c.matched_with for c in cks]),
         "frozen_embeddings": np.array([bool(c.frozen_embeddings) for c in cks], dtype=bool),
         "learning_status": object_array([learning_status(c) for c in cks]),
+        "regime": object_array([regime_of(c) for c in cks]),
+        "badge": object_array([badge_of(c) for c in cks]),
         "task": a.names["task"][a.task_code[first]],
         "kind": object_array([t.kind for t in tasks]),
         "protocol": object_array([t.protocol for t in tasks]),

@@ -7,7 +7,10 @@ sorted JSON keys, NaN written as null / an empty CSV field): the same store give
 Files: ``scores`` (per checkpoint × task × split × language), ``checkpoints`` (per checkpoint × target,
 groups and overall), ``robustness`` (per checkpoint × target × language × shifted split; its JSON also
 holds the per-target ``summary``), ``robustness_summary``, ``contrast`` (its JSON also holds the
-``verdict`` sentence) and ``gap_contrast``.
+``verdict`` sentence) and ``gap_contrast``. When some checkpoint is prompted (a decoder LM imported from
+lm-eval), ``scores``, ``checkpoints``, ``robustness`` and ``robustness_summary`` get a ``badge`` column
+after ``checkpoint`` ("prompted, 5-shot"; empty for fine-tuned rows); the contrast tables never hold a
+prompted checkpoint (``harness.report.contrast``).
 
 A store the user cannot write (a read-only mount, someone else's folder) is still read: ``write_derived``
 then writes nothing and returns ``[]``; the tables are what ``derived_frames`` computes in memory.

@@ -16,7 +16,9 @@ order of the record's per-example predictions file:
 Rows that did not follow XTREME's protocol (``protocol`` other than ``xtreme``) or were not zero-shot
 (``zero_shot``: ``translate-train`` or ``not zero-shot``) are still exported, but listed in
 ``PROTOCOL-NOTE.txt`` beside the task folders (``protocol_warnings``): their scores are not comparable
-with XTREME's published zero-shot numbers.
+with XTREME's published zero-shot numbers. So are the rows of a prompted checkpoint (a decoder LM given
+k examples, imported from lm-eval: ``checkpoint.regime == "prompted"``), whatever their task protocol
+says: prompting with k examples is not XTREME's fine-tune-then-transfer protocol.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def submission_text(record: Record, rows: Sequence[Row]) -> str:
 
 
 def protocol_warnings(records: Iterable[Record]) -> list[str]:
-    """One line per task whose exported rows are not XTREME protocol or not zero-shot."""
+    """One line per task whose exported rows are not XTREME protocol, not zero-shot or prompted."""
     problems: dict[str, set[str]] = {}
     for record in records:
         found = problems.setdefault(record.task.name, set())
@@ -149,6 +151,9 @@ def protocol_warnings(records: Iterable[Record]) -> list[str]:
         zero_shot = getattr(record.task, "zero_shot", None)
         if zero_shot not in (None, "zero-shot"):
             found.add(str(zero_shot))
+        badge = record.checkpoint.badge
+        if badge is not None:
+            found.add(f"{badge}: a prompted decoder LM, not XTREME's fine-tuned zero-shot transfer")
     return [f"{task}: {', '.join(sorted(found))}" for task, found in sorted(problems.items()) if found]
 
 

@@ -80,6 +80,7 @@ class RecordArrays:
         digest.update(np.nan_to_num(self.baseline, nan=-1.0).tobytes())
         for c in self.checkpoints:
             digest.update(repr((c.name, c.source_lang, c.source_type, c.matched_with, c.model)).encode())
+            digest.update(repr((getattr(c, "regime", None), getattr(c, "shots", None))).encode())
         for s in self.splits:
             digest.update(repr((s.name, s.domain, s.in_domain)).encode())
         return digest.hexdigest()

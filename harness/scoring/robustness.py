@@ -18,7 +18,16 @@ import pandas as pd
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
 from harness.scoring.bootstrap import DEFAULT_BOOT
-from harness.scoring.cells import CellSet, DerivedRegistry, Linear, evaluate, frame_identity, regroup
+from harness.scoring.cells import (
+    CellSet,
+    DerivedRegistry,
+    Linear,
+    checkpoint_badges,
+    evaluate,
+    frame_identity,
+    regroup,
+    with_badge,
+)
 from harness.scoring.stats_tables import cells_of
 
 ROBUSTNESS_COLUMNS = [
@@ -115,7 +124,8 @@ def robustness_table(
     store: ResultsStore | None, records: Sequence[Record], n_boot: int = DEFAULT_BOOT
 ) -> pd.DataFrame:
     """One row per (checkpoint, task, language, shifted split); its bootstrap summary is kept for
-    ``robustness_summary``."""
+    ``robustness_summary``. Prompted checkpoints are rows like any other (a ``badge`` column after
+    ``checkpoint`` then says which: ``harness.scoring.cells.with_badge``)."""
     cs = cells_of(store, records, n_boot)
     if cs.frame.empty or cs.frame["in_domain"].astype(bool).all():
         empty = pd.DataFrame(columns=ROBUSTNESS_COLUMNS)
@@ -133,8 +143,9 @@ def robustness_table(
     for prefix, name in (("in", "in"), ("sh", "sh"), ("gap", "gap"), ("rel", "rel")):
         table[f"{prefix}_low"], table[f"{prefix}_high"] = stats[f"{name}_low"], stats[f"{name}_high"]
     table = table[ROBUSTNESS_COLUMNS].reset_index(drop=True)
-    SUMMARIES.put(_identity(table), _summary(cs, table, in_part, sh_part))
-    return table
+    badges = checkpoint_badges(cs.frame)
+    SUMMARIES.put(_identity(table), with_badge(_summary(cs, table, in_part, sh_part), badges))
+    return with_badge(table, badges)
 
 
 def _identity(table: pd.DataFrame) -> tuple:
@@ -223,7 +234,7 @@ def robustness_summary(table: pd.DataFrame) -> pd.DataFrame:
     stored = SUMMARIES.get(_identity(table))
     if isinstance(stored, pd.DataFrame):
         return stored.copy()
-    return _conservative_summary(table)
+    return with_badge(_conservative_summary(table), checkpoint_badges(table))
 
 
 def _conservative_summary(table: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from harness.resources import task_folders
 from harness.results.schema import Record
 from harness.results.store import ResultsStore
 from harness.scoring.bootstrap import DEFAULT_BOOT
-from harness.scoring.cells import CellSet, Linear, build_cells, evaluate
+from harness.scoring.cells import CellSet, Linear, build_cells, checkpoint_badges, evaluate, with_badge
 
 # the row of a checkpoint's group aggregate, and the prefix of its subgroups' rows
 OVERALL = "overall"
@@ -94,7 +94,8 @@ def _identity(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def score_table(
     store: ResultsStore | None, records: Sequence[Record], n_boot: int = DEFAULT_BOOT
 ) -> pd.DataFrame:
-    """One row per (checkpoint, task, split, language): mean over seeds with its CI."""
+    """One row per (checkpoint, task, split, language): mean over seeds with its CI (and a ``badge``
+    column after ``checkpoint`` when some checkpoint is prompted: ``harness.scoring.cells.with_badge``)."""
     cs = cells_of(store, records, n_boot)
     frame = cs.frame
     if frame.empty:
@@ -102,7 +103,7 @@ def score_table(
     stats = evaluate(cs, {"score": Linear.pick(np.arange(len(frame)))}, _identity)
     out = frame.copy()
     out["low"], out["high"] = stats["score_low"], stats["score_high"]
-    return out[SCORE_COLUMNS].reset_index(drop=True)
+    return with_badge(out[SCORE_COLUMNS].reset_index(drop=True), checkpoint_badges(frame))
 
 
 def task_means(frame: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, Linear]:
@@ -205,4 +206,4 @@ def checkpoint_table(
     out["n_languages"] = out["n_languages"].astype(int)
     out["_order"] = out["task"].map(lambda t: 2 if t == OVERALL else int(str(t).startswith(GROUP_PREFIX)))
     out = out.sort_values(["checkpoint", "_order", "task"], kind="mergesort")
-    return out[CHECKPOINT_COLUMNS].reset_index(drop=True)
+    return with_badge(out[CHECKPOINT_COLUMNS].reset_index(drop=True), checkpoint_badges(frame))

@@ -155,3 +155,43 @@ def test_no_page_is_wider_than_a_narrow_window(site: Path, browser: object) -> N
             wider[str(path.relative_to(site))] = overflow
     context.close()
     assert wider == {}, f"pages wider than 720 px (by px): {wider}"
+
+
+@pytest.fixture(scope="module")
+def prompted_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two fine-tuned encoders and a prompted decoder LM ("prompted, 5-shot"): tests/prompted_store.py."""
+    from prompted_store import build_prompted_store
+
+    root = tmp_path_factory.mktemp("prompted-browser")
+    store = build_prompted_store(root / "results")
+    render_site(store.records(), root / "site", store.root, n_boot=200)
+    return root / "site"
+
+
+def test_prompted_badge_is_visible_at_720_px_without_widening_any_page(
+    prompted_site: Path, browser: object
+) -> None:
+    """The ranking page shows the prompted row's badge on screen at 720 px (no sideways scrolling, the
+    encoders' rows unbadged), the legend explains it, and no page with a badge is wider than the window."""
+    from prompted_store import BADGE, DE, EN, LM
+
+    context = browser.new_context(viewport={"width": 720, "height": 900})  # type: ignore[attr-defined]
+    tab = context.new_page()
+    tab.goto((prompted_site / "index.html").as_uri())
+    badge = tab.locator(f'#board tr[data-checkpoint="{LM}"] .badge.prompted')
+    assert badge.count() == 1 and badge.is_visible()
+    assert badge.inner_text().strip() == BADGE
+    box = badge.bounding_box()
+    assert box is not None and box["width"] > 0 and box["height"] > 0
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 720, f"the badge is off screen: {box}"
+    for name in (EN, DE):
+        assert tab.locator(f'#board tr[data-checkpoint="{name}"] .badge.prompted').count() == 0
+    assert tab.locator("p.legend .badge.prompted").first.is_visible()
+    wider = {}
+    for path in sorted(prompted_site.rglob("*.html")):
+        tab.goto(path.as_uri())
+        overflow = tab.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if overflow > 0:
+            wider[str(path.relative_to(prompted_site))] = overflow
+    context.close()
+    assert wider == {}, f"pages wider than 720 px (by px): {wider}"

@@ -221,6 +221,7 @@ def checkpoint_contexts(data: SiteData, order: list[str]) -> tuple[list[dict[str
         pages.append(
             {
                 "name": name,
+                "badge": data.badges().get(name),
                 "slug": slug(name),
                 "model": text(meta["model"]),
                 "intermediate": text(meta["intermediate_task"], "none"),

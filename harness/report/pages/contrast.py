@@ -190,6 +190,7 @@ def contrast_context(data: SiteData) -> dict[str, Any]:
     info = data.checkpoint_info()
     paired = {str(v) for v in contrast["non_english"].unique().tolist()}
     listed = {str(v) for v in every["non_english"].unique().tolist()}
+    badges = data.badges()  # prompted checkpoints are never a side: listed apart, badged
     unpaired = [
         {
             "checkpoint": str(name),
@@ -197,7 +198,13 @@ def contrast_context(data: SiteData) -> dict[str, Any]:
             "source_lang": text(row["source_lang"]),
         }
         for name, row in info.iterrows()
-        if (row["source_type"] in ("translated", "native") or str(name) in listed) and str(name) not in paired
+        if (row["source_type"] in ("translated", "native") or str(name) in listed)
+        and str(name) not in paired
+        and str(name) not in badges
+    ]
+    prompted = [
+        {"checkpoint": name, "href": page_href("checkpoints", name), "badge": badge}
+        for name, badge in sorted(badges.items())
     ]
     shown, more = _cap(contrast)
     shown_gaps, more_gaps = _cap(gaps)
@@ -214,6 +221,7 @@ def contrast_context(data: SiteData) -> dict[str, Any]:
             for p in pairs
         ],
         "unpaired": unpaired,
+        "prompted": prompted,
         "summary": _summary(contrast) if len(contrast) else [],
         "rows": _rows(shown, "diff", gap=False),
         "more_rows": more,

@@ -82,6 +82,20 @@ class SiteData:
         self.__dict__["_checkpoint_info"] = info
         return info
 
+    def badges(self) -> dict[str, str]:
+        """Per prompted checkpoint its badge ("prompted, 5-shot"), shown beside its name on every page;
+        {} when every checkpoint is fine-tuned (memoised)."""
+        cached = self.__dict__.get("_badges")
+        if cached is None:
+            representatives = self.representatives(["checkpoint"]) if len(self.frame) else {}
+            cached = {
+                str(key[0]): rec.checkpoint.badge
+                for key, rec in representatives.items()
+                if rec.checkpoint.badge is not None
+            }
+            self.__dict__["_badges"] = cached
+        return cached
+
     @property
     def group(self) -> GroupSpec | None:
         """The group whose aggregate is the ``overall`` column: the one the records' grid names."""

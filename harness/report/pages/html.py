@@ -97,3 +97,16 @@ def estimate_cell(
 def cell(text: Any, cls: str = "") -> str:
     attribute = f' class="{cls}"' if cls else ""
     return f"<td{attribute}>{esc(text)}</td>"
+
+
+PROMPTED_TITLE = (
+    "a decoder LM prompted with k examples (imported from lm-eval), not fine-tuned: a different protocol"
+)
+
+
+def prompted_badge(badge: str | None) -> str:
+    """`` <span class="badge prompted">prompted, 5-shot</span>`` beside a prompted checkpoint's name ("" for
+    a fine-tuned one); the same markup as the templates' ``prompted`` macro."""
+    if not badge:
+        return ""
+    return f' <span class="badge prompted" title="{esc(PROMPTED_TITLE)}">{esc(badge)}</span>'

@@ -90,6 +90,7 @@ def board(data: SiteData) -> dict[str, Any]:
     robust_all = robust[robust["task"] == "all"].drop_duplicates("checkpoint").set_index("checkpoint")
     demo = data.demo_tasks()
     did_not_learn, zero_shot = checkpoint_flags(data)
+    badges = data.badges()
     rows: list[dict[str, Any]] = []
     for name, meta in info.iterrows():
 
@@ -103,6 +104,7 @@ def board(data: SiteData) -> dict[str, Any]:
         rows.append(
             {
                 "checkpoint": str(name),
+                "badge": badges.get(str(name)),
                 "href": page_href("checkpoints", str(name)),
                 "model": text(meta["model"]),
                 "intermediate": text(meta["intermediate_task"], "none"),
@@ -139,6 +141,8 @@ def board(data: SiteData) -> dict[str, Any]:
             "untrained": rows[-1]["untrained"],
             "selection_rule": rows[-1]["selection"],
         }
+        if badges:  # the leaderboard download gets the column only when some row is prompted
+            raw["badge"] = badges.get(str(name))
         for column, (value, low, high) in [
             (OVERALL, cell(OVERALL)),
             *[(g, cell(g)) for g in groups],
@@ -169,6 +173,7 @@ def board(data: SiteData) -> dict[str, Any]:
         "targets": [{"name": t, "demo_split": t in demo, "href": page_href("targets", t)} for t in targets],
         "ranked_by": ranked_by,
         "has_robustness": bool(len(robust_all)),
+        "any_prompted": bool(badges),
         "table": pd.DataFrame(table),
     }
 

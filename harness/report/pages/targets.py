@@ -16,7 +16,7 @@ import pandas as pd
 from harness.catalogue.protocol import is_xtreme
 from harness.report.pages.data import SiteData
 from harness.report.pages.format import NOT_AVAILABLE, distinct, estimate, is_number, page_href, text
-from harness.report.pages.html import esc, estimate_cell, rows_markup
+from harness.report.pages.html import esc, estimate_cell, prompted_badge, rows_markup
 from harness.report.plots import MAX_SERIES, Point, bar_chart
 from harness.report.tables import DEMO_PROTOCOL, language_order, pct
 
@@ -37,6 +37,13 @@ def zero_shot_labels(data: SiteData) -> dict[tuple[str, str, str], str]:
             if out.get(key) != "not zero-shot":
                 out[key] = str(label)
     return out
+
+
+def badged(checkpoint: str, prompted: dict[str, str] | None) -> str:
+    """A checkpoint's name as plain text (plot legends, lists), with its badge when it is prompted:
+    ``lm+prompted (prompted, 5-shot)``."""
+    badge = (prompted or {}).get(checkpoint)
+    return f"{checkpoint} ({badge})" if badge else checkpoint
 
 
 def zero_shot_badge(label: str | None) -> str:
@@ -117,9 +124,11 @@ def _score_rows(
     n_scored: int,
     lookup: dict[tuple[str, str], tuple],
     badges: dict[str, str] | None = None,
+    prompted: dict[str, str] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]], list[tuple[str, list[Point | None]]]]:
     """The table rows (HTML, escaped), each row's mean, and the plot's series (the first MAX_SERIES
-    checkpoints get points; the others only count towards "n more")."""
+    checkpoints get points; the others only count towards "n more"). ``badges``: the zero-shot labels,
+    ``prompted``: the prompted checkpoints' badges."""
     html: list[str] = []
     rows: list[dict[str, Any]] = []
     series: list[tuple[str, list[Point | None]]] = []
@@ -149,12 +158,13 @@ def _score_rows(
         )
         head = (
             f'<tr>\n<th scope="row" class="name"><a href="{esc(page_href("../checkpoints", checkpoint))}">'
-            f"{esc(checkpoint)}</a>{zero_shot_badge((badges or {}).get(checkpoint))}</th>\n"
+            f"{esc(checkpoint)}</a>{prompted_badge((prompted or {}).get(checkpoint))}"
+            f"{zero_shot_badge((badges or {}).get(checkpoint))}</th>\n"
             f'<td class="num avg" data-value="{"" if mean is None else f"{mean:.6f}"}">{pct(mean)}{warn}</td>\n'
         )
         html.append(head + "".join(parts) + "</tr>\n")
         rows.append({"checkpoint": checkpoint, "mean": pct(mean)})
-        series.append((checkpoint, points if plotted else []))
+        series.append((badged(checkpoint, prompted), points if plotted else []))
     return html, rows, series
 
 
@@ -166,6 +176,7 @@ def _split_context(
     order: Sequence[str],
     lookup: dict[tuple[str, str], tuple],
     badges: dict[str, str] | None = None,
+    prompted: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     name, domain, in_domain = split
     rows_here = mine[mine["split"].to_numpy() == name]
@@ -174,7 +185,7 @@ def _split_context(
     languages = language_order(scored | set(gone))
     present = set(rows_here["checkpoint"].unique().tolist())
     checkpoints = [c for c in order if c in present]
-    html, rows, series = _score_rows(checkpoints, languages, gone, len(scored), lookup, badges)
+    html, rows, series = _score_rows(checkpoints, languages, gone, len(scored), lookup, badges, prompted)
     with_data = [lang for lang in languages if lang in scored]
     keep = [i for i, lang in enumerate(languages) if lang in scored]
     series = [(c, [points[i] for i in keep] if points else []) for c, points in series]
@@ -228,7 +239,11 @@ def _gap_plots(data: SiteData, task: str, order: Sequence[str]) -> list[dict[str
             (str(c), str(lang)): Point(float(g), float(lo), float(hi))
             for c, lang, g, lo, hi in zip(*columns, strict=True)
         }
-        series = [(checkpoint, [by.get((checkpoint, lang)) for lang in languages]) for checkpoint in chosen]
+        prompted = data.badges()
+        series = [
+            (badged(checkpoint, prompted), [by.get((checkpoint, lang)) for lang in languages])
+            for checkpoint in chosen
+        ]
         plots.append(
             bar_chart(
                 f"{task}: gap {split} ({domain}) − in-domain, per language (points)",
@@ -255,6 +270,7 @@ def _domain_summary(
         out.append(
             {
                 "checkpoint": checkpoint,
+                "badge": data.badges().get(checkpoint),
                 "cells": [means[s["name"]].get(checkpoint, {}).get("mean", "—") for s in splits],
                 "gap": estimate(row["mean_gap"], row["gap_low"], row["gap_high"], signed=True)
                 if row is not None
@@ -270,6 +286,7 @@ def _domain_summary(
 def target_contexts(data: SiteData, order: Sequence[str]) -> list[dict[str, Any]]:
     lookups = split_lookup(data.tables.scores)
     labels = zero_shot_labels(data)
+    prompted = data.badges()
     frame = data.frame
     by_task = frame.groupby("task", sort=False).indices if len(frame) else {}  # one pass, not a mask per task
     tasks = (
@@ -290,6 +307,7 @@ def target_contexts(data: SiteData, order: Sequence[str]) -> list[dict[str, Any]
                 order,
                 lookups.get((task, s[0]), {}),
                 {c: label for (t, sp, c), label in labels.items() if (t, sp) == (task, s[0])},
+                prompted,
             )
             for s in _split_list(mine, missing)
         ]
@@ -304,12 +322,14 @@ def target_contexts(data: SiteData, order: Sequence[str]) -> list[dict[str, Any]
                 "protocols": protocols,
                 "not_xtreme": bool(protocols) and not demo and not all(is_xtreme(p) for p in protocols),
                 "zero_shot": sorted({label for (t, _, _), label in labels.items() if t == task}),
+                "any_prompted": bool(len(mine))
+                and bool(set(mine["checkpoint"].unique().tolist()) & set(prompted)),
                 "splits": splits,
                 "domains": _domain_summary(data, task, [s for s in splits if s["available"]], order),
                 "domain_splits": [s for s in splits if s["available"]],
                 "gap_plots": _gap_plots(data, task, order),
                 "selection_rules": [
-                    {"rule": rule, "checkpoints": sorted(set(g["checkpoint"]))}
+                    {"rule": rule, "checkpoints": [badged(c, prompted) for c in sorted(set(g["checkpoint"]))]}
                     for rule, g in sorted(mine.groupby("selection_rule"), key=lambda kv: str(kv[0]))
                 ]
                 if len(mine)
