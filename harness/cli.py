@@ -681,6 +681,7 @@ def cmd_eval_lm(args: argparse.Namespace) -> int:
         allow_pickle=args.allow_pickle,
         code_version=code_version(),
         on_task=show,
+        quiet=not args.debug,
     )
     console.print(
         f"{name}: {len(run.ran)} tasks ran, {len(run.done)} already imported, {run.wall_s:.1f} s; "

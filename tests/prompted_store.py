@@ -110,7 +110,7 @@ def write_checkpoint(
                         name="xnli",
                         version=1,
                         kind="classification",
-                        protocol="prompted, 5-shot" if prompted else "official",
+                        protocol="prompted 5-shot" if prompted else "official",
                     ),
                     split=SplitInfo(name=split, domain=domain, in_domain=in_domain),
                     language=language,

@@ -49,7 +49,7 @@ ALLOWED: dict[str, set[str]] = {
         "report.site_safety",
         "harness",
     },
-    "bridges": BASE | {"catalogue", "data", "kinds", "results", "scoring"},
+    "bridges": BASE | {"catalogue", "data", "kinds", "results"},
     "cli": {"*"},
     "api": {"*"},
     "__init__": set(),

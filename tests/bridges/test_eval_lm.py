@@ -205,17 +205,6 @@ def test_tasks_that_match_nothing_name_the_tasks_there(
     assert not (tmp_path / "r").exists()
 
 
-def test_without_the_exporter_eval_lm_asks_for_a_task_folder(
-    tiny_lm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("harness.bridges.lm_eval.export") is not None:
-        pytest.skip("the exporter is here")
-    assert main(["eval-lm", str(tiny_lm), "--results", str(tmp_path / "r")]) == 2
-    assert "pass an exported task folder with --lm-tasks" in capsys.readouterr().err
-
-
 def test_without_lm_eval_installed_one_line_names_the_extra(
     tiny_lm: Path, fixture_tasks: Path, tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -227,4 +216,4 @@ def test_without_lm_eval_installed_one_line_names_the_extra(
     )
     assert _eval_lm(tiny_lm, fixture_tasks, tmp_path / "r") == 2
     err = capsys.readouterr().err
-    assert "harness eval-lm needs 'lm-eval' from the 'demo' extra" in err
+    assert "harness eval-lm needs lm-eval" in err and "xtreme-harness[lm]" in err

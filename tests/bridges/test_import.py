@@ -110,7 +110,7 @@ def test_import_reproduces_lm_eval_metrics_from_the_samples(lm_run, tmp_path: Pa
         gold = "answers" if task.meta.kind == "extractive_qa" else "label"
         assert [row["label"] for row in rows] == [doc[gold] for doc in task.docs]
         assert record.checkpoint.regime == "prompted" and record.checkpoint.shots == 1
-        assert record.checkpoint.badge == "prompted, 1-shot" and record.task.protocol == "prompted, 1-shot"
+        assert record.checkpoint.badge == "prompted, 1-shot" and record.task.protocol == "prompted 1-shot"
         assert record.checkpoint.model == str(tiny) and record.checkpoint.model_source == str(tiny.resolve())
         assert record.checkpoint.model_revision == "main"
         assert record.split.in_domain is task.meta.in_domain and record.language == "en"

@@ -31,10 +31,9 @@ import yaml
 from pydantic import ValidationError
 
 from harness.bridges.lm_eval.importer import ImportReport, import_results_file, stored_job_keys
-from harness.bridges.lm_eval.naming import META_KEY, HarnessMeta
+from harness.bridges.lm_eval.naming import META_KEY, PREFIX, HarnessMeta
 from harness.catalogue.names import checked_name
 from harness.errors import HarnessError
-from harness.extras import demo_missing
 
 BACKENDS = ("hf", "vllm")
 FEWSHOT_SEED = 1234  # lm-eval's default few-shot seed
@@ -131,21 +130,29 @@ def folder_tasks(folder: Path, patterns: Sequence[str] = ()) -> list[LmTask]:
 def exported_tasks(
     catalogue: Any, out_dir: Path, *, patterns: Sequence[str], shots: int, data_dir: Path | None
 ) -> list[LmTask]:
-    """Export the catalogue's tasks into ``out_dir`` with the exporter (issue 17, export half)."""
-    try:
-        from harness.bridges.lm_eval.export import export_lm_eval
-    except ModuleNotFoundError as exc:  # this build has the importer but not the exporter
-        if exc.name != "harness.bridges.lm_eval.export":
-            raise
-        raise HarnessError(
-            "this build has no lm-eval exporter; pass an exported task folder with --lm-tasks",
-            field="--lm-tasks",
-        ) from None
+    """Export the tasks ``patterns`` name into ``out_dir``: a pattern is a target (``xnli``, ``sib*``) or
+    an exported task (``xh_xnli_letters_*``). With a task pattern every target is exported, then the tasks
+    are narrowed to those a pattern names."""
+    from harness.bridges.lm_eval.export import export_lm_eval
 
-    result = export_lm_eval(catalogue, out_dir, patterns=tuple(patterns), shots=shots, data_dir=data_dir)
+    task_patterns = [p for p in patterns if p.startswith(f"{PREFIX}_")]
+    target_patterns = [p for p in patterns if not p.startswith(f"{PREFIX}_")]
+    exported = () if task_patterns else tuple(target_patterns)  # () = every target
+    result = export_lm_eval(catalogue, out_dir, patterns=exported, shots=shots, data_dir=data_dir)
     tasks = [LmTask(t.name, t.meta, Path(t.yaml_path)) for t in result.tasks]
+    if task_patterns:
+        tasks = [
+            t
+            for t in tasks
+            if any(fnmatch.fnmatchcase(t.name, p) for p in task_patterns)
+            or any(fnmatch.fnmatchcase(t.meta.task, p) for p in target_patterns)
+        ]
     if not tasks:
-        raise HarnessError("no task to evaluate: the export matched nothing", allowed=patterns)
+        raise HarnessError(
+            "no exported task matches --tasks (with data on this machine)",
+            field="--tasks",
+            allowed=[t.name for t in result.tasks][:20],
+        )
     return tasks
 
 
@@ -255,6 +262,25 @@ def lm_eval_version() -> str:
 
 
 @contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """lm-eval's progress bars, per-request warnings and the ``git describe`` it runs in the working
+    directory write to the process's stderr: into ``path`` instead, so the terminal shows one line per task."""
+    import sys
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+@contextlib.contextmanager
 def _staging(runs: Path) -> Iterator[Path]:
     runs.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".staging-", dir=runs))
@@ -278,26 +304,35 @@ def evaluate_task(
     gen_kwargs: dict[str, Any] | None,
     batch_size: int | str,
     device: str | None,
+    quiet: bool = True,
 ) -> Path:
     """Run one task with ``lm_eval.simple_evaluate`` and keep lm-eval's files; returns the results JSON."""
     import lm_eval  # type: ignore[import-untyped]
     from lm_eval.loggers import EvaluationTracker  # type: ignore[import-untyped]
 
     tracker = EvaluationTracker()  # started before the run: it times it
-    results = lm_eval.simple_evaluate(
-        model=lm,
-        model_args=model_args,
-        tasks=[task.name],
-        task_manager=task_manager,
-        num_fewshot=shots,
-        fewshot_random_seed=fewshot_seed,
-        log_samples=True,
-        limit=limit,
-        gen_kwargs=gen_kwargs,
-        batch_size=batch_size,
-        device=device,
-        bootstrap_iters=0,  # lm-eval's stderr; the harness bootstraps from the per-example rows
-    )
+    # the exported YAML says how many shots; lm-eval warns when told the same number again
+    fixed = _read_yaml(task.yaml_path).get("num_fewshot")
+    log = runs / "logs" / f"{task.name}.log"
+    try:
+        with _stderr_to(log) if quiet else contextlib.nullcontext():
+            results = lm_eval.simple_evaluate(
+                model=lm,
+                model_args=model_args,
+                tasks=[task.name],
+                task_manager=task_manager,
+                num_fewshot=None if fixed == shots else shots,
+                fewshot_random_seed=fewshot_seed,
+                log_samples=True,
+                limit=limit,
+                gen_kwargs=gen_kwargs,
+                batch_size=batch_size,
+                device=device,
+                bootstrap_iters=0,  # lm-eval's stderr; the harness bootstraps from the per-example rows
+            )
+    except (AssertionError, ValueError) as exc:  # lm-eval's checks of the model against the task
+        where = f" (lm-eval's output: {log})" if quiet else ""
+        raise HarnessError(f"{task.name}: lm-eval stopped: {exc}{where}", file=task.yaml_path) from None
     if results is None or task.name not in results.get("results", {}):
         raise HarnessError(f"{task.name}: lm-eval returned no results", file=task.yaml_path)
     if int(results.get("n-shot", {}).get(task.name, shots)) != shots:
@@ -350,11 +385,14 @@ def eval_lm(
     gen_kwargs: dict[str, Any] | None = None,
     code_version: str | None = None,
     on_task: Callable[[TaskOutcome], None] | None = None,
+    quiet: bool = True,
 ) -> EvalLmRun:
     """Evaluate ``model`` on ``tasks`` (already exported into ``tasks_folder``), resumably."""
     checked_name(name, field="--name")
     if importlib.util.find_spec("lm_eval") is None:
-        raise demo_missing("harness eval-lm", "lm-eval")
+        raise HarnessError(
+            "harness eval-lm needs lm-eval, which is not installed: pip install 'xtreme-harness[lm]'"
+        )
     if backend not in BACKENDS:
         raise HarnessError(f"unknown backend {backend!r}", field="--backend", allowed=BACKENDS)
     if shots < 0:
@@ -391,16 +429,17 @@ def eval_lm(
         else:
             started = time.perf_counter()
             if lm is None:
-                lm = build_lm(
-                    reference,
-                    backend=backend,
-                    revision=revision,
-                    device=device,
-                    dtype=dtype,
-                    batch_size=batch_size,
-                    trust_remote_code=trust_remote_code,
-                    allow_pickle=allow_pickle,
-                )
+                with _stderr_to(runs / "logs" / "model.log") if quiet else contextlib.nullcontext():
+                    lm = build_lm(
+                        reference,
+                        backend=backend,
+                        revision=revision,
+                        device=device,
+                        dtype=dtype,
+                        batch_size=batch_size,
+                        trust_remote_code=trust_remote_code,
+                        allow_pickle=allow_pickle,
+                    )
                 task_manager = _task_manager(Path(tasks_folder), [t.name for t in tasks])
             results_file = evaluate_task(
                 lm,
@@ -415,6 +454,7 @@ def eval_lm(
                 gen_kwargs=gen_kwargs,
                 batch_size=batch_size,
                 device=device,
+                quiet=quiet,
             )
             report: ImportReport = import_results_file(
                 results_file,

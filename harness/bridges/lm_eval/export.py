@@ -52,6 +52,7 @@ NOT_APPLICABLE: dict[str, str] = {
     "per-example prompt",
     "masked_lm": "an intermediate training objective (masked-token accuracy), not an evaluation target",
 }
+MAX_ANSWER_TOKENS = 64
 FEWSHOT_POOL = 256  # the first rows of the English dev (else train) split: lm-eval samples K of them
 MANIFEST = "manifest.json"
 METRICS_MODULE = "xh_metrics"
@@ -415,7 +416,14 @@ def _task_yaml(
     if task.kind == "extractive_qa":
         body["doc_to_target"] = "{{answers[0]}}"
         body["target_delimiter"] = formulation.target_delimiter
-        body["generation_kwargs"] = {"until": ["\n"], "do_sample": False, "temperature": 0.0}
+        # lm-eval's xquad/mlqa settings, with the answer capped at 64 tokens (lm-eval's default is 256:
+        # a span answer that long is never right, and a short-context model could not take the prompt)
+        body["generation_kwargs"] = {
+            "until": ["\n"],
+            "do_sample": False,
+            "temperature": 0.0,
+            "max_gen_toks": MAX_ANSWER_TOKENS,
+        }
         metrics = _METRICS["extractive_qa"][1]
         function = "qa_mlqa" if _metric_style(task) == "mlqa" else "qa_squad"
     else:

@@ -318,7 +318,7 @@ def _plan_task(
         ),
         seed=int(seed) if isinstance(seed, int) else 0,
         task=TaskInfo(
-            name=meta.task, version=meta.task_version, kind=meta.kind, protocol=f"prompted, {shots}-shot"
+            name=meta.task, version=meta.task_version, kind=meta.kind, protocol=f"prompted {shots}-shot"
         ),
         split=SplitInfo(name=meta.split, domain=meta.domain, in_domain=meta.in_domain),
         language=meta.language,
