@@ -270,10 +270,11 @@ def _stderr_to(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
-    with path.open("ab") as log:
+    with path.open("a", encoding="utf-8") as log:
         os.dup2(log.fileno(), 2)
         try:
-            yield
+            with contextlib.redirect_stderr(log):  # when sys.stderr is not fd 2 (pytest, notebooks)
+                yield
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
