@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -166,34 +165,6 @@ def test_pickle_weights_are_refused_by_default(
             (folder / path.name).write_bytes(path.read_bytes())
     assert _eval_lm(folder, fixture_tasks, tmp_path / "r") == 2
     assert "--allow-pickle" in capsys.readouterr().err
-
-
-def test_eval_lm_exports_through_the_exporter(
-    tiny_lm: Path, tmp_path: Path, calls, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without --lm-tasks the exporter (export_lm_eval) writes the folder under <results>/lm-eval/tasks."""
-    from harness.bridges.lm_eval.evaluate import folder_tasks
-
-    seen = {}
-
-    def export_lm_eval(catalogue, out_dir, *, patterns=(), shots=0, data_dir=None):
-        seen.update(out_dir=out_dir, patterns=patterns, shots=shots)
-        write_fixture_tasks(out_dir)
-        tasks = folder_tasks(out_dir, patterns)
-        return types.SimpleNamespace(tasks=tasks, not_applicable=[], unavailable=[])
-
-    module = types.ModuleType("harness.bridges.lm_eval.export")
-    module.export_lm_eval = export_lm_eval  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "harness.bridges.lm_eval.export", module)
-    results = tmp_path / "results"
-    code = main(
-        ["eval-lm", str(tiny_lm), "--results", str(results), "--device", "cpu", "--tasks", "*_shifted_*"]
-    )
-    assert code == 0
-    assert seen == {"out_dir": results / "lm-eval" / "tasks", "patterns": ("*_shifted_*",), "shots": 0}
-    assert calls == [["xh_tinycls_shifted_en"]]
-    (record,) = ResultsStore(results).records()
-    assert record.split.name == "shifted" and record.split.in_domain is False
 
 
 def test_tasks_that_match_nothing_name_the_tasks_there(

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from harness.bridges.lm_eval.export import ExportedTask, export_lm_eval
 from harness.bridges.lm_eval.importer import ImportReport, import_results_file, stored_job_keys
 from harness.bridges.lm_eval.naming import META_KEY, PREFIX, HarnessMeta
 from harness.catalogue.names import checked_name
@@ -37,15 +38,6 @@ from harness.errors import HarnessError
 
 BACKENDS = ("hf", "vllm")
 FEWSHOT_SEED = 1234  # lm-eval's default few-shot seed
-
-
-@dataclass(frozen=True)
-class LmTask:
-    """One exported task: its lm-eval name, its ``metadata.harness`` and its YAML."""
-
-    name: str
-    meta: HarnessMeta
-    yaml_path: Path
 
 
 @dataclass(frozen=True)
@@ -95,7 +87,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def folder_tasks(folder: Path, patterns: Sequence[str] = ()) -> list[LmTask]:
+def folder_tasks(folder: Path, patterns: Sequence[str] = ()) -> list[ExportedTask]:
     """The harness tasks of an exported lm-eval task folder (YAMLs with ``metadata.harness``)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -116,7 +108,7 @@ def folder_tasks(folder: Path, patterns: Sequence[str] = ()) -> list[LmTask]:
         names.append(data["task"])
         if patterns and not any(fnmatch.fnmatchcase(data["task"], p) for p in patterns):
             continue
-        tasks.append(LmTask(data["task"], meta, path))
+        tasks.append(ExportedTask(data["task"], meta, path))
     if not tasks:
         raise HarnessError(
             "no exported harness task (a YAML with metadata.harness) matches --tasks",
@@ -129,17 +121,15 @@ def folder_tasks(folder: Path, patterns: Sequence[str] = ()) -> list[LmTask]:
 
 def exported_tasks(
     catalogue: Any, out_dir: Path, *, patterns: Sequence[str], shots: int, data_dir: Path | None
-) -> list[LmTask]:
+) -> list[ExportedTask]:
     """Export the tasks ``patterns`` name into ``out_dir``: a pattern is a target (``xnli``, ``sib*``) or
     an exported task (``xh_xnli_letters_*``). With a task pattern every target is exported, then the tasks
     are narrowed to those a pattern names."""
-    from harness.bridges.lm_eval.export import export_lm_eval
-
     task_patterns = [p for p in patterns if p.startswith(f"{PREFIX}_")]
     target_patterns = [p for p in patterns if not p.startswith(f"{PREFIX}_")]
     exported = () if task_patterns else tuple(target_patterns)  # () = every target
     result = export_lm_eval(catalogue, out_dir, patterns=exported, shots=shots, data_dir=data_dir)
-    tasks = [LmTask(t.name, t.meta, Path(t.yaml_path)) for t in result.tasks]
+    tasks = [t for t in result.tasks]
     if task_patterns:
         tasks = [
             t
@@ -160,7 +150,7 @@ def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_key(task: LmTask, settings: dict[str, Any]) -> str:
+def run_key(task: ExportedTask, settings: dict[str, Any]) -> str:
     """What decides a task's result before it runs: the settings and the task's own files."""
     parts = settings | {
         "task": task.name,
@@ -293,7 +283,7 @@ def _staging(runs: Path) -> Iterator[Path]:
 
 def evaluate_task(
     lm: Any,
-    task: LmTask,
+    task: ExportedTask,
     task_manager: Any,
     runs: Path,
     *,
@@ -371,7 +361,7 @@ def eval_lm(
     *,
     name: str,
     results: Path,
-    tasks: Sequence[LmTask],
+    tasks: Sequence[ExportedTask],
     tasks_folder: Path,
     shots: int = 0,
     batch_size: int | str = 1,
