@@ -560,3 +560,63 @@ splits:
     with pytest.raises(HarnessError, match="clashes"):
         export_lm_eval(api.catalogue([tmp_path / "tasks"]), tmp_path / "out", patterns=["tiny_clash"])
     assert not (tmp_path / "out").exists()
+
+
+HUB_ROWS = {
+    ("test", "en"): {"text": ["good film", "bad film"], "label": ["pos", "neg"]},
+    ("test", "de"): {"text": ["guter Film", "schlechter Film", "ok"], "label": ["pos", "neg", "pos"]},
+    ("validation", "en"): {"text": ["fine", "awful"], "label": ["pos", "neg"]},
+}
+
+
+def _hub_task(tmp_path: Path) -> Path:
+    folder = tmp_path / "tasks" / "targets"
+    folder.mkdir(parents=True)
+    (folder / "tiny_hub.yaml").write_text(
+        """name: tiny_hub
+kind: classification
+version: 1
+dataset:
+  format: hub
+  hub: {path: org/tiny-sentiment, name: "{lang}", split: "{split}", split_names: {dev: validation}}
+labels: [pos, neg]
+languages: [en, de]
+train: {split: train, language: en}
+dev: {split: dev, language: en}
+splits:
+  - {name: test, domain: reviews}
+""",
+        encoding="utf-8",
+    )
+    return tmp_path / "tasks"
+
+
+def test_a_hub_only_target_is_read_through_datasets_unless_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Users have the hub: a split with no local files is read as the encoders read it (load_dataset)."""
+    import datasets
+
+    from harness.data import loaders
+
+    asked = []
+
+    def fake_load(path: str, name: str | None = None, split: str | None = None, **kwargs: Any):
+        asked.append((path, name, split))
+        return datasets.Dataset.from_dict(HUB_ROWS[(split, name)])
+
+    monkeypatch.setattr(loaders.datasets, "load_dataset", fake_load)
+    tasks = _hub_task(tmp_path)
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.setenv(var, "0")
+    result = export_lm_eval(api.catalogue([tasks]), tmp_path / "out", patterns=["tiny_hub"], shots=1)
+    assert sorted(t.name for t in result.tasks) == ["xh_tiny_hub_test_de", "xh_tiny_hub_test_en"]
+    de = read_jsonl(tmp_path / "out" / "data" / "tiny_hub" / "xh_tiny_hub_test_de.jsonl")
+    assert [d["label"] for d in de] == [0, 1, 0]
+    assert ("org/tiny-sentiment", "en", "validation") in asked  # the few-shot pool: English dev
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = export_lm_eval(api.catalogue([tasks]), tmp_path / "out2", patterns=["tiny_hub"])
+    assert not offline.tasks and {(u.split, u.language) for u in offline.unavailable} == {
+        ("test", "en"),
+        ("test", "de"),
+    }

@@ -1,7 +1,7 @@
 """``harness export lm-eval``: the catalogue's targets as an lm-eval 0.4 task folder, data beside the YAMLs.
 
-One lm-eval task per target × split (in-domain and every domain-shifted one) × language whose data is on
-this machine, named and described as ``naming`` says. The documents are the rows the harness's evaluation
+One lm-eval task per target × split (in-domain and every domain-shifted one) × language whose data can be
+read here (local files, else the task's hub dataset unless offline), named and described as ``naming`` says. The documents are the rows the harness's evaluation
 job scores for encoders: read through the same ``load_rows`` call (view, filter, label map and limit
 included), so ids and gold labels are the same. The folder::
 
@@ -266,8 +266,9 @@ def _split_docs(
     formulation: Formulation,
     result: ExportResult,
 ) -> list[dict[str, Any]] | None:
-    """The split's documents, or None (recorded in ``result.unavailable``) when its data is not local."""
-    from harness.data.loaders import load_rows, plan_source
+    """The split's documents, or None (recorded in ``result.unavailable``) when its data cannot be read
+    here: local files, else the hub dataset the task names (``datasets.load_dataset``), unless offline."""
+    from harness.data.loaders import load_rows
     from harness.data.split_views import availability
 
     missing = availability(task, split, lang, base_dir)
@@ -275,11 +276,6 @@ def _split_docs(
         result.unavailable.append(Unavailable(task.name, split.name, lang, missing.reason))
         return None
     split_name = split.split or split.name
-    dataset = split.dataset or task.dataset
-    if plan_source(dataset, split_name, lang, base_dir, task).origin == "hub":
-        reason = f"no local files (hub dataset {dataset.hub.path if dataset.hub else '?'}; the export reads local data only)"
-        result.unavailable.append(Unavailable(task.name, split.name, lang, reason))
-        return None
     # exactly the evaluation job's read (harness/runner/work.py evaluate_one), without a grid's eval_limit
     rows = load_rows(
         task,
@@ -300,6 +296,7 @@ def _split_docs(
 def _fewshot_rows(task: TaskSpec, base_dir: Path) -> tuple[list[dict[str, Any]] | None, str]:
     """The English dev (else train) rows few-shot examples come from, with a description; (None, why)."""
     from harness.data.loaders import load_rows, plan_source
+    from harness.data.split_views import offline
 
     tried = []
     for role, ref in (("dev", task.dev), ("train", task.train)):
@@ -314,8 +311,8 @@ def _fewshot_rows(task: TaskSpec, base_dir: Path) -> tuple[list[dict[str, Any]] 
         except HarnessError as exc:
             tried.append(f"{role}: {exc.message}")
             continue
-        if origin == "hub":
-            tried.append(f"{role}: on the hub only")
+        if origin == "hub" and offline():
+            tried.append(f"{role}: on the hub only, and the hub is off (HF_HUB_OFFLINE)")
             continue
         limit = min(FEWSHOT_POOL, ref.limit) if ref.limit else FEWSHOT_POOL
         rows = load_rows(
@@ -326,7 +323,7 @@ def _fewshot_rows(task: TaskSpec, base_dir: Path) -> tuple[list[dict[str, Any]] 
             tried.append(f"{role}: no row with a gold answer")
             continue
         return kept, f"English {role} split {ref.split!r}, first {len(kept)} rows"
-    return None, "few-shot examples need local English dev or train data (" + (
+    return None, "few-shot examples need English dev or train data (" + (
         "; ".join(tried) or "none declared"
     ) + ")"
 
