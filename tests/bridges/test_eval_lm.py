@@ -188,3 +188,15 @@ def test_without_lm_eval_installed_one_line_names_the_extra(
     assert _eval_lm(tiny_lm, fixture_tasks, tmp_path / "r") == 2
     err = capsys.readouterr().err
     assert "harness eval-lm needs lm-eval" in err and "xtreme-harness[lm]" in err
+
+
+def test_task_patterns_export_only_the_targets_they_can_name() -> None:
+    """Each exported target is read in full (a hub download for users): a task pattern picks its targets."""
+    from harness import api
+    from harness.bridges.lm_eval.evaluate import _targets_named_by
+
+    catalogue = api.catalogue()
+    assert _targets_named_by(catalogue, ["xh_sib200_test_*"]) == ["sib200"]
+    assert _targets_named_by(catalogue, ["xh_xnli_letters_de", "xh_pawsx_*"]) == ["pawsx", "xnli"]
+    assert _targets_named_by(catalogue, ["xh_x*"]) == ["xnli", "xquad", "xquad_demo"]
+    assert _targets_named_by(catalogue, ["xh_nothing_*"]) == []

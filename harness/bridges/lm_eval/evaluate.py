@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -32,7 +33,7 @@ from pydantic import ValidationError
 
 from harness.bridges.lm_eval.export import ExportedTask, export_lm_eval
 from harness.bridges.lm_eval.importer import ImportReport, import_results_file, stored_job_keys
-from harness.bridges.lm_eval.naming import META_KEY, PREFIX, HarnessMeta
+from harness.bridges.lm_eval.naming import META_KEY, PREFIX, HarnessMeta, safe
 from harness.catalogue.names import checked_name
 from harness.errors import HarnessError
 
@@ -127,7 +128,9 @@ def exported_tasks(
     are narrowed to those a pattern names."""
     task_patterns = [p for p in patterns if p.startswith(f"{PREFIX}_")]
     target_patterns = [p for p in patterns if not p.startswith(f"{PREFIX}_")]
-    exported = () if task_patterns else tuple(target_patterns)  # () = every target
+    exported = tuple(target_patterns)
+    if task_patterns:  # only the targets whose tasks the patterns can name (each one read costs a download)
+        exported += tuple(_targets_named_by(catalogue, task_patterns)) or tuple(task_patterns)
     result = export_lm_eval(catalogue, out_dir, patterns=exported, shots=shots, data_dir=data_dir)
     tasks = [t for t in result.tasks]
     if task_patterns:
@@ -144,6 +147,25 @@ def exported_tasks(
             allowed=[t.name for t in result.tasks][:20],
         )
     return tasks
+
+
+def _targets_named_by(catalogue: Any, task_patterns: Sequence[str]) -> list[str]:
+    """The targets an exported-task pattern can match: its text before the first wildcard must agree
+    with the target's ``xh_<target>_`` prefix (every task name of the target starts with it)."""
+    from harness.catalogue.schema import TaskSpec
+
+    names = [
+        name
+        for name, entry in catalogue.tasks.items()
+        if isinstance(entry.spec, TaskSpec) and entry.spec.role == "target"
+    ]
+    literal = [re.split(r"[*?\[]", p, maxsplit=1)[0] for p in task_patterns]
+    out = []
+    for name in sorted(names):
+        prefix = f"{PREFIX}_{safe(name)}_"
+        if any(prefix.startswith(lit) or lit.startswith(prefix) for lit in literal):
+            out.append(name)
+    return out
 
 
 def _file_sha256(path: Path) -> str:
