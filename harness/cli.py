@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("label_dir", type=Path, help="gold labels in the same layout")
     score.add_argument("--json", action="store_true", help='print {"overall": ..., "detailed": ...}')
 
-    export = sub.add_parser("export", help="write stored predictions as a benchmark submission")
+    export = sub.add_parser("export", help="an XTREME submission, or the targets as lm-eval tasks")
     export_sub = export.add_subparsers(dest="export_command", required=True, parser_class=_Parser)
     xtreme = export_sub.add_parser("xtreme", help="the official XTREME submission layout")
     xtreme.add_argument("results", type=Path, help="the results folder")
@@ -176,12 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     lm_import.add_argument("--name", required=True, help="the checkpoint name the records get")
     lm_import.add_argument("--results", type=Path, default=Path("results"))
 
-    eval_lm = sub.add_parser("eval-lm", help="prompt a decoder LM k-shot on the tasks, through lm-eval")
+    eval_lm = sub.add_parser("eval-lm", help="score a decoder LM prompted k-shot (lm-eval)")
     eval_lm.add_argument("model", help="a model folder or a hub id ORG/NAME")
     eval_lm.add_argument("--name", default=None, help="checkpoint name (default: <model>-<K>shot)")
     eval_lm.add_argument("--shots", type=int, default=0, metavar="K", help="few-shot examples (default 0)")
     eval_lm.add_argument(
-        "--tasks", nargs="+", default=[], metavar="PATTERN", help="only exported tasks matching these globs"
+        "--tasks",
+        nargs="+",
+        default=[],
+        metavar="PATTERN",
+        help="targets (xnli, 'sib*') or exported tasks ('xh_xnli_letters_*'); default: all",
     )
     eval_lm.add_argument(
         "--batch-size", type=_batch_size, default=1, help="a positive int or 'auto' (default 1)"
