@@ -653,7 +653,8 @@ def cmd_eval_lm(args: argparse.Namespace) -> int:
         folder = args.lm_tasks
         tasks = folder_tasks(folder, args.tasks)
     else:
-        folder = args.results / "lm-eval" / "tasks"
+        # one folder per run name: eval-lm jobs of several models on one store never swap each other's
+        folder = args.results / "lm-eval" / "tasks" / name
         tasks = exported_tasks(
             _catalogue(args), folder, patterns=args.tasks, shots=args.shots, data_dir=args.data_dir
         )

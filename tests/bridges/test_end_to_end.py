@@ -54,6 +54,8 @@ def test_every_exported_task_becomes_a_record_with_lm_eval_s_number(prompted_sto
         assert stats is not None and stats.n == record.n_examples
         assert abs(stats.score() - record.main_score) < 1e-12
     assert {r.n_examples for r in records if r.task.name == "sib200"} == {204}
+    # the export of this run name, apart from other models' runs on the same store
+    assert (results / "lm-eval" / "tasks" / "tiny-lm" / "manifest.json").is_file()
 
 
 def test_lm_eval_s_own_output_goes_to_a_log_per_task(prompted_store) -> None:
