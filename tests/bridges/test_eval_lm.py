@@ -145,11 +145,18 @@ def test_limit_is_recorded(tiny_lm: Path, fixture_tasks: Path, tmp_path: Path, c
 
 
 def test_vllm_backend_without_vllm_is_exit_2(
-    tiny_lm: Path, fixture_tasks: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_lm: Path,
+    fixture_tasks: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    pytest.importorskip("lm_eval")
-    if __import__("importlib").util.find_spec("vllm") is not None:
-        pytest.skip("vllm is installed here")
+    import importlib.util
+
+    real = importlib.util.find_spec  # vllm hidden, so the test runs (and can fail) wherever vllm is installed
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a)
+    )
     assert _eval_lm(tiny_lm, fixture_tasks, tmp_path / "r", "--backend", "vllm") == 2
     assert "--backend: --backend vllm needs the vllm package" in capsys.readouterr().err
     assert not (tmp_path / "r" / "records").exists()
