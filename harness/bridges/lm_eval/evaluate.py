@@ -32,7 +32,7 @@ import yaml
 from pydantic import ValidationError
 
 from harness.bridges.lm_eval.export import ExportedTask, export_lm_eval
-from harness.bridges.lm_eval.importer import ImportReport, import_results_file, stored_job_keys
+from harness.bridges.lm_eval.importer import ImportReport, import_results_file, stored_run_keys
 from harness.bridges.lm_eval.naming import META_KEY, PREFIX, HarnessMeta, safe
 from harness.catalogue.names import checked_name
 from harness.errors import HarnessError
@@ -429,7 +429,7 @@ def eval_lm(
         "backend": backend,
         "lm_eval_version": lm_eval_version(),
     }
-    done = stored_job_keys(Path(results), name, lambda record: True)
+    done = stored_run_keys(Path(results), name)
     model_args: dict[str, Any] = {"pretrained": reference, "dtype": dtype}
     if revision:
         model_args["revision"] = revision

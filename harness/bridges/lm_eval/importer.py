@@ -18,7 +18,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -512,8 +512,8 @@ def _existing(path: Path, job_key: str) -> Record | None:
     return record if record.job_key == job_key else None
 
 
-def stored_job_keys(store_root: Path, name: str, predicate: Callable[[Record], bool]) -> set[str]:
-    """The settings.run_key of ``name``'s stored records that satisfy ``predicate`` (eval-lm's resume)."""
+def stored_run_keys(store_root: Path, name: str) -> set[str]:
+    """The ``settings.run_key`` of ``name``'s stored records whose predictions are there (eval-lm's resume)."""
     folder = ResultsStore(Path(store_root)).records_dir / name
     keys: set[str] = set()
     if not folder.is_dir():
@@ -523,7 +523,7 @@ def stored_job_keys(store_root: Path, name: str, predicate: Callable[[Record], b
             record = read_record(path)
         except HarnessError:
             continue
-        if predicate(record) and path.with_suffix(".predictions.jsonl").is_file():
+        if path.with_suffix(".predictions.jsonl").is_file():
             run_key = record.settings.get("run_key")
             if isinstance(run_key, str):
                 keys.add(run_key)
